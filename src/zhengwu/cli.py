@@ -1,0 +1,118 @@
+"""The ``zhengwu`` command: the root group and the kernel's own commands (db, serve, config).
+
+Domain commands live in each domain's ``cli.py`` and are attached here.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+import uvicorn
+
+from zhengwu import __version__
+from zhengwu.accounts.cli import token_group, user_group
+from zhengwu.app import create_app
+from zhengwu.audit.cli import audit_group
+from zhengwu.cli_support import CliState, echo_json, handle_errors, pass_state
+from zhengwu.db import current_revision, downgrade, upgrade
+from zhengwu.demo.cli import demo_command, seed_group
+from zhengwu.identifiers.cli import id_group
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, prog_name="zhengwu")
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Data directory (default ./var).")
+@click.option("--database-url", help="SQLAlchemy URL (default: SQLite file in the data directory).")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: Path | None, database_url: str | None) -> None:
+    """zhengwu 政务：政务信息资源共享平台。"""
+    state = ctx.ensure_object(CliState)
+    if data_dir is not None:
+        state.overrides["data_dir"] = data_dir
+    if database_url:
+        state.overrides["database_url"] = database_url
+
+
+@cli.group("db")
+def db_group() -> None:
+    """数据库迁移 (database migrations)."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@pass_state
+@handle_errors
+def db_upgrade(state: CliState, revision: str) -> None:
+    """Apply migrations."""
+    database = state.database()
+    upgrade(database.engine, revision)
+    click.echo(f"数据库已升级到 {current_revision(database.engine)} ({database.backend})")
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+@pass_state
+@handle_errors
+def db_downgrade(state: CliState, revision: str) -> None:
+    """Revert migrations down to REVISION (e.g. 'base')."""
+    database = state.database()
+    downgrade(database.engine, revision)
+    click.echo(f"数据库已回退到 {current_revision(database.engine)}")
+
+
+@db_group.command("current")
+@pass_state
+@handle_errors
+def db_current(state: CliState) -> None:
+    """Print the current revision."""
+    click.echo(current_revision(state.database().engine) or "(empty)")
+
+
+@cli.command("serve")
+@click.option("--host", help="Bind address (default from settings).")
+@click.option("--port", type=int, help="Port (default from settings).")
+@click.option("--workers", type=int, default=1, show_default=True)
+@pass_state
+@handle_errors
+def serve(state: CliState, host: str | None, port: int | None, workers: int) -> None:
+    """Apply migrations and serve the platform."""
+    if host:
+        state.overrides["host"] = host
+    if port:
+        state.overrides["port"] = port
+    settings = state.settings()
+    logging.basicConfig(level=settings.log_level)
+    database = state.database(migrate=True)
+    app = create_app(settings, database=database)
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, workers=workers, log_level=settings.log_level.lower()
+    )
+
+
+@cli.group("config")
+def config_group() -> None:
+    """配置 (configuration)."""
+
+
+@config_group.command("show")
+@pass_state
+@handle_errors
+def config_show(state: CliState) -> None:
+    """Print every option, its environment variable, value (secrets masked) and meaning."""
+    for row in state.settings().describe():
+        echo_json(row)
+
+
+cli.add_command(id_group)
+cli.add_command(user_group)
+cli.add_command(token_group)
+cli.add_command(audit_group)
+cli.add_command(demo_command)
+cli.add_command(seed_group)
+
+
+def main() -> None:
+    """Entry point of the ``zhengwu`` console script."""
+    cli(prog_name="zhengwu")

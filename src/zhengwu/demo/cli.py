@@ -1,0 +1,65 @@
+"""``zhengwu demo`` (seed once, then serve) and ``zhengwu seed`` (the demo organisation and data files)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+import uvicorn
+
+from zhengwu.app import create_app
+from zhengwu.cli_support import CliState, handle_errors, pass_state
+from zhengwu.demo.services import DemoSummary, demo_seed
+
+
+def _print_summary(summary: DemoSummary, *, url: str | None = None) -> None:
+    if summary.already_seeded:
+        click.echo(f"演示数据已存在（{summary.province_name}），直接使用。")
+    else:
+        click.echo(f"已创建演示机构：{summary.province_name}，{summary.departments} 个部门。")
+    click.echo(f"演示账号（密码均为 {summary.password}）：")
+    for account in summary.accounts:
+        roles = ",".join(r.value for r in account.roles)
+        click.echo(f"  {account.username:<12} {roles:<16} {account.display_name}")
+    if url:
+        click.echo(f"\n打开 {url} 登录。按 Ctrl+C 停止。")
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), help="Data directory of this demo (default ./var)."
+)
+@click.option("--province", default="330000", show_default=True, help="GB/T 2260 code of the demo province.")
+@pass_state
+@handle_errors
+def demo_command(state: CliState, host: str, port: int, data_dir: Path | None, province: str) -> None:
+    """Seed the demo once (SQLite by default) and serve it on http://HOST:PORT."""
+    if data_dir is not None:
+        state.set_data_dir(data_dir)
+    state.overrides.update({"host": host, "port": port, "node_region_code": province})
+    settings = state.settings()
+    logging.basicConfig(level=settings.log_level)
+    database = state.database(migrate=True)
+    with database.session() as db:
+        summary = demo_seed(db, province_code=province)
+    _print_summary(summary, url=f"http://{host}:{port}")
+    uvicorn.run(create_app(settings, database=database), host=host, port=port, log_level="warning")
+
+
+@click.group("seed", invoke_without_command=True)
+@click.option("--province", default="330000", show_default=True, help="GB/T 2260 code of the demo province.")
+@click.option("--seed", "seed_value", type=int, default=2026, show_default=True)
+@click.pass_context
+@handle_errors
+def seed_group(ctx: click.Context, province: str, seed_value: int) -> None:
+    """Create the demo organisation (departments, one user per role); subcommands write synthetic data."""
+    if ctx.invoked_subcommand is not None:
+        return
+    state = ctx.ensure_object(CliState)
+    database = state.database(migrate=True)
+    with database.session() as db:
+        summary = demo_seed(db, province_code=province, seed=seed_value)
+    _print_summary(summary)

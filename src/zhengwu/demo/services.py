@@ -1,0 +1,187 @@
+"""Seed the demo organisation: departments at three levels and one user per role.
+
+The organisation is deterministic for a given seed, so that a second ``zhengwu demo`` start finds the
+same data and does not seed again (the fact is kept in ``platform_state``).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from zhengwu.accounts.models import DepartmentLevel, PlatformState, Role
+from zhengwu.accounts.permissions import Actor
+from zhengwu.accounts.schemas import DepartmentIn, UserIn
+from zhengwu.accounts.services import department_create, user_create
+from zhengwu.db import utcnow
+from zhengwu.identifiers import counties, org_code_check_digit, region_lookup, regions_all, uscc_check_char
+
+DEMO_STATE_KEY = "demo_seed"
+DEMO_PASSWORD = "Zhengwu@2026"  # noqa: S105 - printed on purpose: demo sign-ins for a local demo only
+
+# (code suffix, name suffix) of provincial departments; the first is the platform's operator.
+PROVINCIAL = [
+    ("SJJ", "大数据发展管理局"),
+    ("GA", "公安厅"),
+    ("SCJG", "市场监督管理局"),
+    ("MZ", "民政厅"),
+    ("RS", "人力资源和社会保障厅"),
+    ("ZRZY", "自然资源厅"),
+    ("WJ", "卫生健康委员会"),
+    ("JY", "教育厅"),
+    ("FGW", "发展和改革委员会"),
+    ("SW", "税务局"),
+]
+CITY = [
+    ("SJJ", "大数据发展管理局"),
+    ("GA", "公安局"),
+    ("SCJG", "市场监督管理局"),
+    ("MZ", "民政局"),
+    ("RS", "人力资源和社会保障局"),
+]
+COUNTY = [("GA", "公安局"), ("SCJG", "市场监督管理局")]
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    display_name: str
+    roles: tuple[Role, ...]
+    department_code: str | None
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    province_code: str
+    province_name: str
+    departments: int
+    accounts: list[DemoAccount]
+    password: str
+    already_seeded: bool
+
+
+def _organ_uscc(rng: random.Random, region_code: str) -> str:
+    # 1 = 机构编制 (registration authority), 1 = 机关 (entity type); the body carries a valid GB 11714 code.
+    body8 = f"{rng.randrange(10**7, 10**8)}"
+    org = body8 + org_code_check_digit(body8)
+    body17 = "11" + region_code + org
+    return body17 + uscc_check_char(body17)
+
+
+def demo_is_seeded(db: Session) -> bool:
+    """Whether the demo organisation exists already."""
+    return db.get(PlatformState, DEMO_STATE_KEY) is not None
+
+
+def _children(code: str, level: str) -> list[str]:
+    return sorted(
+        r.code for r in regions_all() if r.parent == code and r.level == level and r.valid_to is None
+    )
+
+
+def demo_seed(db: Session, *, province_code: str, seed: int = 2026) -> DemoSummary:
+    """Create the demo organisation under ``province_code`` unless it exists; idempotent."""
+    province = region_lookup(province_code)
+    if demo_is_seeded(db):
+        return DemoSummary(province.code, province.name, 0, demo_accounts(province.code), DEMO_PASSWORD, True)
+    actor = Actor.system("demo-seed")
+    rng = random.Random(seed)
+    codes: dict[str, int] = {}
+    prov_prefix = province.code
+    for suffix, name in PROVINCIAL:
+        dept = department_create(
+            db,
+            actor=actor,
+            data=DepartmentIn(
+                code=f"{prov_prefix}-{suffix}",
+                name=f"{province.name}{name}",
+                level=DepartmentLevel.PROVINCIAL,
+                region_code=province.code,
+                uscc=_organ_uscc(rng, province.code),
+            ),
+        )
+        codes[dept.code] = dept.id
+    cities = _children(province.code, "prefecture")[:3]
+    for city_code in cities:
+        city = region_lookup(city_code)
+        for suffix, name in CITY:
+            parent = codes.get(f"{prov_prefix}-{suffix}")
+            dept = department_create(
+                db,
+                actor=actor,
+                data=DepartmentIn(
+                    code=f"{city.code}-{suffix}",
+                    name=f"{city.name}{name}",
+                    level=DepartmentLevel.CITY,
+                    region_code=city.code,
+                    uscc=_organ_uscc(rng, city.code),
+                    parent_id=parent,
+                ),
+            )
+            codes[dept.code] = dept.id
+        for county in [c for c in counties(under=city.code) if c.level == "county"][:2]:
+            for suffix, name in COUNTY:
+                dept = department_create(
+                    db,
+                    actor=actor,
+                    data=DepartmentIn(
+                        code=f"{county.code}-{suffix}",
+                        name=f"{county.name}{name}",
+                        level=DepartmentLevel.COUNTY,
+                        region_code=county.code,
+                        uscc=_organ_uscc(rng, county.code),
+                        parent_id=codes[f"{city.code}-{suffix}"],
+                    ),
+                )
+                codes[dept.code] = dept.id
+    accounts = demo_accounts(province.code)
+    for account in accounts:
+        user_create(
+            db,
+            actor=actor,
+            data=UserIn(
+                username=account.username,
+                display_name=account.display_name,
+                password=DEMO_PASSWORD,
+                department_id=codes[account.department_code] if account.department_code else None,
+                roles=list(account.roles),
+            ),
+        )
+    db.add(
+        PlatformState(
+            key=DEMO_STATE_KEY,
+            value={
+                "seed": seed,
+                "province_code": province.code,
+                "departments": len(codes),
+                "seeded_at": utcnow().isoformat(),
+            },
+        )
+    )
+    db.flush()
+    return DemoSummary(province.code, province.name, len(codes), accounts, DEMO_PASSWORD, False)
+
+
+def demo_accounts(province_code: str) -> list[DemoAccount]:
+    """The demo sign-ins: one per role, and data administrators for the main provincial departments."""
+    p = province_code
+    return [
+        DemoAccount("admin", "平台管理员 王敏", (Role.PLATFORM_ADMIN,), f"{p}-SJJ"),
+        DemoAccount("reviewer", "目录审核员 李强", (Role.REVIEWER,), f"{p}-SJJ"),
+        DemoAccount("auditor", "安全审计员 赵蕾", (Role.AUDITOR,), f"{p}-SJJ"),
+        DemoAccount("ga_admin", "公安厅数据管理员 陈刚", (Role.DATA_ADMIN,), f"{p}-GA"),
+        DemoAccount("scjg_admin", "市场监管局数据管理员 刘洋", (Role.DATA_ADMIN,), f"{p}-SCJG"),
+        DemoAccount("rs_admin", "人社厅数据管理员 周静", (Role.DATA_ADMIN,), f"{p}-RS"),
+        DemoAccount("ga_dev", "公安厅开发者 孙浩", (Role.DEVELOPER,), f"{p}-GA"),
+        DemoAccount("citizen", "市民 张三", (Role.PUBLIC_USER,), None),
+        DemoAccount("company", "企业用户 某科技有限公司", (Role.PUBLIC_USER,), None),
+    ]
+
+
+def demo_state(db: Session) -> dict[str, object] | None:
+    """What the demo seeding recorded, if it ran."""
+    row = db.scalar(select(PlatformState).where(PlatformState.key == DEMO_STATE_KEY))
+    return dict(row.value) if row else None

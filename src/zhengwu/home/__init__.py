@@ -1,0 +1,1 @@
+"""The platform's front page: what the platform holds, at a glance."""

@@ -1,0 +1,59 @@
+"""Figures for the home page, readable by anyone (no personal data)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from zhengwu.accounts.models import LEVEL_LABELS_ZH, ROLE_LABELS_ZH, Department, Role, User, UserRole
+from zhengwu.audit.models import AuditEvent
+
+
+@dataclass(frozen=True)
+class Figure:
+    label: str
+    value: int
+    href: str | None = None
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: int
+    share: float
+
+
+@dataclass(frozen=True)
+class PlatformFigures:
+    figures: list[Figure]
+    departments_by_level: list[Bar]
+    users_by_role: list[Bar]
+
+
+def _bars(pairs: list[tuple[str, int]]) -> list[Bar]:
+    top = max((v for _, v in pairs), default=0) or 1
+    return [Bar(label, value, round(100 * value / top, 1)) for label, value in pairs]
+
+
+def platform_figures(db: Session) -> PlatformFigures:
+    """Counts of what the platform holds: public aggregate figures only."""
+    departments = int(db.scalar(select(func.count()).select_from(Department)) or 0)
+    users = int(db.scalar(select(func.count()).select_from(User)) or 0)
+    events = int(db.scalar(select(func.count()).select_from(AuditEvent)) or 0)
+    by_level = dict(
+        db.execute(select(Department.level, func.count()).group_by(Department.level)).tuples().all()
+    )
+    by_role = dict(db.execute(select(UserRole.role, func.count()).group_by(UserRole.role)).tuples().all())
+    return PlatformFigures(
+        figures=[
+            Figure("接入部门", departments, "/admin/departments"),
+            Figure("用户", users),
+            Figure("审计记录", events),
+        ],
+        departments_by_level=_bars(
+            [(LEVEL_LABELS_ZH[lv], int(by_level.get(lv, 0))) for lv in LEVEL_LABELS_ZH]
+        ),
+        users_by_role=_bars([(ROLE_LABELS_ZH[r], int(by_role.get(r.value, 0))) for r in Role]),
+    )

@@ -1,0 +1,14 @@
+"""Every table of every domain, imported once so that ``metadata`` is complete.
+
+Used by Alembic (autogenerate and the migration test) and by tooling; application code imports the
+domain's own ``models`` module instead.
+"""
+
+from zhengwu.accounts import models as accounts_models
+from zhengwu.audit import models as audit_models
+from zhengwu.catalog import models as catalog_models
+from zhengwu.db import Base
+
+metadata = Base.metadata
+
+__all__ = ["accounts_models", "audit_models", "catalog_models", "metadata"]

@@ -1,0 +1,1 @@
+"""The web kernel: error mapping, request dependencies (database, caller), templates, CSRF."""

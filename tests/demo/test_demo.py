@@ -1,0 +1,83 @@
+"""`zhengwu demo` as a person runs it: a real server process, sign-in, pages, and a second start that
+reuses the seeded data. Also `zhengwu seed` on both backends."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from sqlalchemy.orm import Session
+
+from servers import DemoServer, free_port, start_demo, stop
+
+from zhengwu.cli import cli
+from zhengwu.demo.services import DEMO_PASSWORD, demo_accounts, demo_is_seeded, demo_seed
+from zhengwu.db import Database, make_engine
+
+
+def sign_in(client: httpx.Client, username: str) -> None:
+    page = client.get("/login")
+    token = re.search(r'name="login_csrf" value="([^"]+)"', page.text)
+    assert token
+    response = client.post("/login", data={"username": username, "password": DEMO_PASSWORD,
+                                           "login_csrf": token.group(1), "next": "/admin/departments"})
+    assert response.status_code == 303, response.text
+
+
+def test_demo_serves_signed_in_pages(demo_server: DemoServer) -> None:
+    with httpx.Client(base_url=demo_server.url, follow_redirects=False) as client:
+        assert client.get("/healthz").json()["database"] == "sqlite"
+        sign_in(client, "admin")
+        depts = client.get("/admin/departments")
+        assert depts.status_code == 200
+        assert "公安厅" in depts.text and "市级" in depts.text and "县级" in depts.text
+        users = client.get("/admin/users").text
+        assert all(a.username in users for a in demo_accounts("330000"))
+    assert (demo_server.data_dir / "zhengwu.db").exists()
+
+
+def test_second_start_reuses_the_seeded_data(tmp_path: Path) -> None:
+    port = free_port()
+    proc = start_demo(tmp_path, port)
+    first = stop(proc)
+    assert "已创建演示机构" in first
+    proc = start_demo(tmp_path, port)
+    second = stop(proc)
+    assert "演示数据已存在" in second
+    assert "admin" in second and DEMO_PASSWORD in second
+
+
+def test_two_demos_side_by_side(tmp_path: Path) -> None:
+    a, b = free_port(), free_port()
+    proc_a = start_demo(tmp_path / "a", a)
+    proc_b = start_demo(tmp_path / "b", b)
+    try:
+        assert httpx.get(f"http://127.0.0.1:{a}/healthz").status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{b}/healthz").status_code == 200
+    finally:
+        stop(proc_a)
+        stop(proc_b)
+
+
+def test_demo_seed_is_idempotent(db: Session) -> None:
+    first = demo_seed(db, province_code="330000")
+    assert not first.already_seeded and first.departments >= 10 + 3 * 5
+    assert demo_is_seeded(db)
+    again = demo_seed(db, province_code="330000")
+    assert again.already_seeded
+
+
+def test_seed_command_on_both_backends(empty_database_url: str, monkeypatch: pytest.MonkeyPatch,
+                                       tmp_path: Path) -> None:
+    monkeypatch.setenv("ZHENGWU_DATABASE_URL", empty_database_url)
+    monkeypatch.setenv("ZHENGWU_DATA_DIR", str(tmp_path))
+    result = CliRunner().invoke(cli, ["seed", "--province", "330000"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "已创建演示机构" in result.output
+    database = Database(make_engine(empty_database_url))
+    with database.session() as session:
+        assert demo_is_seeded(session)
+    database.dispose()
