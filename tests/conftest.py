@@ -18,7 +18,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from servers import DemoServer, free_port, start_demo, stop
-
 from zhengwu.accounts.services import configure_password_hashing
 from zhengwu.app import create_app
 from zhengwu.config import Settings, load_settings

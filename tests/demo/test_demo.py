@@ -12,18 +12,24 @@ from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
 from servers import DemoServer, free_port, start_demo, stop
-
 from zhengwu.cli import cli
-from zhengwu.demo.services import DEMO_PASSWORD, demo_accounts, demo_is_seeded, demo_seed
 from zhengwu.db import Database, make_engine
+from zhengwu.demo.services import DEMO_PASSWORD, demo_accounts, demo_is_seeded, demo_seed
 
 
 def sign_in(client: httpx.Client, username: str) -> None:
     page = client.get("/login")
     token = re.search(r'name="login_csrf" value="([^"]+)"', page.text)
     assert token
-    response = client.post("/login", data={"username": username, "password": DEMO_PASSWORD,
-                                           "login_csrf": token.group(1), "next": "/admin/departments"})
+    response = client.post(
+        "/login",
+        data={
+            "username": username,
+            "password": DEMO_PASSWORD,
+            "login_csrf": token.group(1),
+            "next": "/admin/departments",
+        },
+    )
     assert response.status_code == 303, response.text
 
 
@@ -70,8 +76,9 @@ def test_demo_seed_is_idempotent(db: Session) -> None:
     assert again.already_seeded
 
 
-def test_seed_command_on_both_backends(empty_database_url: str, monkeypatch: pytest.MonkeyPatch,
-                                       tmp_path: Path) -> None:
+def test_seed_command_on_both_backends(
+    empty_database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("ZHENGWU_DATABASE_URL", empty_database_url)
     monkeypatch.setenv("ZHENGWU_DATA_DIR", str(tmp_path))
     result = CliRunner().invoke(cli, ["seed", "--province", "330000"], catch_exceptions=False)

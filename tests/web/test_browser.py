@@ -8,14 +8,21 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
-from servers import DemoServer
 
+from servers import DemoServer
 from zhengwu.demo.services import DEMO_PASSWORD
 
 CHROMIUM = os.environ.get("ZHENGWU_TEST_CHROMIUM", "/usr/bin/chromium")
 # The machine has no internet: without these flags Chromium keeps trying to reach Google's services.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 pytestmark = pytest.mark.browser
 
@@ -23,7 +30,9 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}; scripts/ensure_services.sh installs Debian's chromium")
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}; scripts/ensure_services.sh installs Debian's chromium"
+        )
     with sync_playwright() as p:
         instance = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield instance
