@@ -31,6 +31,7 @@ from zhengwu.crypto import (
     sm2_za,
     sm3_hash,
 )
+from zhengwu.crypto.sm2 import _decompress, _on_curve
 
 Pair = tuple[bytes, bytes]
 N = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
@@ -421,3 +422,27 @@ def test_bad_uid(keypair: Pair) -> None:
     assert info.value.code == "crypto.invalid_type"
     long_uid = b"u" * 8190
     assert sm2_verify(public, b"x", sm2_sign(private, b"x", uid=long_uid), uid=long_uid)
+
+
+def test_conversions_with_short_coordinates(keypair: Pair) -> None:
+    # A curve point whose x has leading zero bytes: DER INTEGERs shrink, raw stays fixed-width.
+    x = next(x for x in range(1, 100) if _is_on_curve_x(x))
+    y = _decompress(2, x)
+    assert _on_curve(x, y)
+    c3, c2 = os.urandom(32), b"\x01\x02\x03"
+    raw = b"\x04" + x.to_bytes(32, "big") + y.to_bytes(32, "big") + c3 + c2
+    der = sm2_ciphertext_raw_to_der(raw)
+    assert der[2:5] == bytes([0x02, 0x01, x])  # INTEGER x in one byte
+    assert sm2_ciphertext_der_to_raw(der) == raw
+    assert sm2_ciphertext_raw_to_der(raw[1:]) == der
+    with pytest.raises(DecryptionError) as info:  # well-formed but not ours: C3 fails
+        sm2_decrypt(keypair[0], raw)
+    assert info.value.code == "crypto.sm2.decrypt_failed"
+
+
+def _is_on_curve_x(x: int) -> bool:
+    try:
+        _decompress(2, x)
+    except ValueError:
+        return False
+    return True

@@ -10,11 +10,12 @@ Encodings, decided once here:
 * Signatures are DER ``SEQUENCE { r INTEGER, s INTEGER }`` (GM/T 0009 ``SM2Signature``), as
   OpenSSL, BouncyCastle and GmSSL produce them. ``encoding="raw"`` gives/takes the 64-byte
   ``r || s`` form instead (what gmssl's ``sign_with_sm3`` returns as hex).
-* The signer's distinguishing ID defaults to GM/T 0009's ``1234567812345678``. OpenSSL 3 itself
-  defaults to an EMPTY ID, which no other SM2 implementation verifies; we always set the ID.
+* The signer's distinguishing ID defaults to GM/T 0009's ``1234567812345678``, as gmssl, GmSSL,
+  BouncyCastle and Hutool use. OpenSSL 3 on its own signs with an EMPTY ID, so its signatures
+  fail elsewhere: we always set the ID explicitly (``uid=b""`` reproduces OpenSSL's default).
 * Ciphertexts are in the C1C3C2 order of GB/T 32918.4-2016. The default ``encoding="raw"`` is the
   standard's own byte string ``04 || x1 || y1 || C3 || C2`` (65 + 32 + len(M) bytes), as Hutool,
-  BouncyCastle (``Mode.C1C3C2``) and most Chinese systems exchange it. ``encoding="der"`` is the
+  BouncyCastle (``Mode.C1C3C2``) and many Chinese systems exchange it. ``encoding="der"`` is the
   GM/T 0009 ``SM2Cipher`` ASN.1 form ``SEQUENCE { x INTEGER, y INTEGER, hash OCTET STRING(32),
   cipherText OCTET STRING }`` that OpenSSL, Tongsuo and GmSSL use. When decrypting raw input the
   leading ``04`` may be absent (gmssl and sm-crypto omit it): which form it is is decided by which
