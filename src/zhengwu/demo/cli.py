@@ -11,6 +11,7 @@ import uvicorn
 from zhengwu.app import create_app
 from zhengwu.cli_support import CliState, handle_errors, pass_state
 from zhengwu.demo.services import DemoSummary, demo_seed
+from zhengwu.synthetic.cli import entities_command, persons_command
 
 
 def _print_summary(summary: DemoSummary, *, url: str | None = None) -> None:
@@ -63,3 +64,7 @@ def seed_group(ctx: click.Context, province: str, seed_value: int) -> None:
     with database.session() as db:
         summary = demo_seed(db, province_code=province, seed=seed_value)
     _print_summary(summary)
+
+
+seed_group.add_command(persons_command)
+seed_group.add_command(entities_command)
