@@ -41,7 +41,7 @@ def db_group() -> None:
 
 
 @db_group.command("upgrade")
-@click.option("--revision", default="head", show_default=True)
+@click.option("--revision", default="heads", show_default=True)
 @pass_state
 @handle_errors
 def db_upgrade(state: CliState, revision: str) -> None:

@@ -146,8 +146,12 @@ def alembic_config(engine: Engine) -> AlembicConfig:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply migrations up to ``revision`` (default: the newest)."""
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """Apply migrations up to ``revision`` (default: the newest of every branch).
+
+    Domains may keep their own branch of revisions (``branch_labels``) so that they can grow in parallel;
+    "heads" brings every branch up to date.
+    """
     command.upgrade(alembic_config(engine), revision)
 
 
@@ -157,6 +161,7 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    """The revision the database is at, or None for an empty database."""
+    """The revision(s) the database is at, comma-separated when several branches exist; None if empty."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        heads = MigrationContext.configure(conn).get_current_heads()
+    return ",".join(sorted(heads)) if heads else None
