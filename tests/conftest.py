@@ -34,7 +34,8 @@ configure_password_hashing(fast=True)
 
 
 def _pg_database_url(worker: str, purpose: str = "test") -> str:
-    name = f"zhengwu_{purpose}_{worker}"
+    # The process id keeps concurrent test runs on one machine (and one server) out of each other's way.
+    name = f"zhengwu_{purpose}_{worker}_{os.getpid()}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
@@ -49,6 +50,16 @@ def _pg_database_url(worker: str, purpose: str = "test") -> str:
     finally:
         admin.dispose()
     return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def _pg_drop(url: str) -> None:
+    name = make_url(url).database
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -69,6 +80,8 @@ def database(
     upgrade(db.engine)
     yield db
     db.dispose()
+    if request.param == "postgresql":
+        _pg_drop(url)
 
 
 @pytest.fixture
@@ -114,11 +127,14 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 
 @pytest.fixture(params=BACKENDS)
-def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path, worker_name: str) -> str:
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path, worker_name: str) -> Iterator[str]:
     """A URL of a new, empty database of each backend, for tests that commit (CLI, servers)."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'fresh.db'}"
-    return _pg_database_url(worker_name, purpose="fresh")
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    url = _pg_database_url(worker_name, purpose="fresh")
+    yield url
+    _pg_drop(url)
 
 
 @pytest.fixture(scope="session")

@@ -20,17 +20,56 @@ from zhengwu.accounts import views as accounts_views
 from zhengwu.accounts.services import configure_password_hashing
 from zhengwu.audit import api as audit_api
 from zhengwu.audit import views as audit_views
+from zhengwu.catalog import api as catalog_api
+from zhengwu.catalog import views as catalog_views
+from zhengwu.catalog.search import api as catalog_search_api
+from zhengwu.catalog.search import views as catalog_search_views
 from zhengwu.config import Settings, load_settings
 from zhengwu.db import Database
+from zhengwu.exchange import api as exchange_api
+from zhengwu.exchange import views as exchange_views
 from zhengwu.home import views as home_views
+from zhengwu.registries import api as registries_api
+from zhengwu.registries import views as registries_views
+from zhengwu.sharing import api as sharing_api
+from zhengwu.sharing import views as sharing_views
 from zhengwu.web.errors import install_error_handlers, set_page_renderer
 from zhengwu.web.templating import STATIC_DIR, render_error_page
 
 log = logging.getLogger("zhengwu")
 
-API_ROUTERS = [accounts_api.router, audit_api.router]
-PAGE_ROUTERS = [home_views.router, accounts_views.router, audit_views.router]
-NAV = sorted([*home_views.NAV, *accounts_views.NAV, *audit_views.NAV], key=lambda item: item.order)
+API_ROUTERS = [
+    accounts_api.router,
+    audit_api.router,
+    catalog_api.router,
+    catalog_search_api.router,
+    sharing_api.router,
+    exchange_api.router,
+    registries_api.router,
+]
+PAGE_ROUTERS = [
+    home_views.router,
+    accounts_views.router,
+    audit_views.router,
+    catalog_views.router,
+    catalog_search_views.router,
+    sharing_views.router,
+    exchange_views.router,
+    registries_views.router,
+]
+NAV = sorted(
+    [
+        *home_views.NAV,
+        *accounts_views.NAV,
+        *audit_views.NAV,
+        *catalog_views.NAV,
+        *catalog_search_views.NAV,
+        *sharing_views.NAV,
+        *exchange_views.NAV,
+        *registries_views.NAV,
+    ],
+    key=lambda item: item.order,
+)
 
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",

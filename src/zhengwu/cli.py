@@ -18,7 +18,10 @@ from zhengwu.audit.cli import audit_group
 from zhengwu.cli_support import CliState, echo_json, handle_errors, pass_state
 from zhengwu.db import current_revision, downgrade, upgrade
 from zhengwu.demo.cli import demo_command, seed_group
+from zhengwu.exchange.cli import exchange_group
 from zhengwu.identifiers.cli import id_group
+from zhengwu.registries.cli import registries_group
+from zhengwu.sharing.cli import sharing_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -111,6 +114,9 @@ cli.add_command(token_group)
 cli.add_command(audit_group)
 cli.add_command(demo_command)
 cli.add_command(seed_group)
+cli.add_command(exchange_group)
+cli.add_command(registries_group)
+cli.add_command(sharing_group)
 
 
 def main() -> None:

@@ -83,6 +83,12 @@ class Settings(BaseSettings):
     share_request_deadline_working_days: int = Field(
         10, ge=1, description="Working days a provider has to answer a share request (国发〔2016〕51号)."
     )
+    correction_deadline_working_days: int = Field(
+        10,
+        ge=1,
+        le=365,
+        description="Working days to answer a data correction request (校核).",
+    )
     log_level: str = Field("INFO", description="Python logging level.")
 
     @field_validator("secret_key")

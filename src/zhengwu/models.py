@@ -7,8 +7,21 @@ domain's own ``models`` module instead.
 from zhengwu.accounts import models as accounts_models
 from zhengwu.audit import models as audit_models
 from zhengwu.catalog import models as catalog_models
+from zhengwu.catalog.search import models as catalog_search_models
 from zhengwu.db import Base
+from zhengwu.exchange import models as exchange_models
+from zhengwu.registries import models as registries_models
+from zhengwu.sharing import models as sharing_models
 
 metadata = Base.metadata
 
-__all__ = ["accounts_models", "audit_models", "catalog_models", "metadata"]
+__all__ = [
+    "accounts_models",
+    "audit_models",
+    "catalog_models",
+    "catalog_search_models",
+    "exchange_models",
+    "metadata",
+    "registries_models",
+    "sharing_models",
+]

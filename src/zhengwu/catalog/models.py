@@ -115,46 +115,47 @@ class Sensitivity(enum.StrEnum):
     CONFIDENTIAL = "confidential"
 
 
-LABELS_ZH: dict[enum.Enum, str] = {
-    ResourceCategory.BASE: "基础信息资源",
-    ResourceCategory.THEMATIC: "主题信息资源",
-    ResourceCategory.DEPARTMENTAL: "部门信息资源",
-    ShareType.UNCONDITIONAL: "无条件共享",
-    ShareType.CONDITIONAL: "有条件共享",
-    ShareType.NONE: "不予共享",
-    OpenType.OPEN: "无条件开放",
-    OpenType.CONDITIONAL: "有条件开放",
-    OpenType.CLOSED: "不予开放",
-    Delivery.API: "接口",
-    Delivery.TABLE: "库表",
-    Delivery.FILE: "文件",
-    UpdateFrequency.REALTIME: "实时",
-    UpdateFrequency.DAILY: "每日",
-    UpdateFrequency.WEEKLY: "每周",
-    UpdateFrequency.MONTHLY: "每月",
-    UpdateFrequency.QUARTERLY: "每季度",
-    UpdateFrequency.SEMIANNUAL: "每半年",
-    UpdateFrequency.YEARLY: "每年",
-    UpdateFrequency.IRREGULAR: "不定期",
-    Secrecy.UNCLASSIFIED: "非涉密",
-    Secrecy.CLASSIFIED: "涉密",
-    ResourceStatus.DRAFT: "草稿",
-    ResourceStatus.SUBMITTED: "待审核",
-    ResourceStatus.REJECTED: "已退回",
-    ResourceStatus.PUBLISHED: "已发布",
-    ResourceStatus.WITHDRAWN: "已撤销",
-    ElementType.STRING: "字符型",
-    ElementType.INTEGER: "整数型",
-    ElementType.DECIMAL: "数值型",
-    ElementType.DATE: "日期型",
-    ElementType.DATETIME: "日期时间型",
-    ElementType.BOOLEAN: "布尔型",
-    ElementType.BINARY: "二进制",
-    Sensitivity.PUBLIC: "公开",
-    Sensitivity.INTERNAL: "内部",
-    Sensitivity.SENSITIVE: "敏感",
-    Sensitivity.CONFIDENTIAL: "机密",
+# Chinese labels per enum class. Keyed by class first: StrEnum members compare equal across classes by
+# value (ShareType.CONDITIONAL == OpenType.CONDITIONAL), so one flat dict would mix their labels.
+ENUM_LABELS_ZH: dict[type[enum.Enum], dict[str, str]] = {
+    ResourceCategory: {"base": "基础信息资源", "thematic": "主题信息资源", "departmental": "部门信息资源"},
+    ShareType: {"unconditional": "无条件共享", "conditional": "有条件共享", "none": "不予共享"},
+    OpenType: {"open": "无条件开放", "conditional": "有条件开放", "closed": "不予开放"},
+    Delivery: {"api": "接口", "table": "库表", "file": "文件"},
+    UpdateFrequency: {
+        "realtime": "实时",
+        "daily": "每日",
+        "weekly": "每周",
+        "monthly": "每月",
+        "quarterly": "每季度",
+        "semiannual": "每半年",
+        "yearly": "每年",
+        "irregular": "不定期",
+    },
+    Secrecy: {"unclassified": "非涉密", "classified": "涉密"},
+    ResourceStatus: {
+        "draft": "草稿",
+        "submitted": "待审核",
+        "rejected": "已退回",
+        "published": "已发布",
+        "withdrawn": "已撤销",
+    },
+    ElementType: {
+        "string": "字符型",
+        "integer": "整数型",
+        "decimal": "数值型",
+        "date": "日期型",
+        "datetime": "日期时间型",
+        "boolean": "布尔型",
+        "binary": "二进制",
+    },
+    Sensitivity: {"public": "公开", "internal": "内部", "sensitive": "敏感", "confidential": "机密"},
 }
+
+
+def label_zh(member: enum.Enum) -> str:
+    """The Chinese label of an enum member of the catalog (its value if unknown)."""
+    return ENUM_LABELS_ZH.get(type(member), {}).get(str(member.value), str(member.value))
 
 
 class Topic(Base):

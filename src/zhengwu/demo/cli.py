@@ -18,7 +18,10 @@ def _print_summary(summary: DemoSummary, *, url: str | None = None) -> None:
     if summary.already_seeded:
         click.echo(f"演示数据已存在（{summary.province_name}），直接使用。")
     else:
-        click.echo(f"已创建演示机构：{summary.province_name}，{summary.departments} 个部门。")
+        click.echo(
+            f"已创建演示机构：{summary.province_name}，{summary.departments} 个部门，"
+            f"{summary.resources} 条目录信息资源。"
+        )
     click.echo(f"演示账号（密码均为 {summary.password}）：")
     for account in summary.accounts:
         roles = ",".join(r.value for r in account.roles)
@@ -45,7 +48,9 @@ def demo_command(state: CliState, host: str, port: int, data_dir: Path | None, p
     logging.basicConfig(level=settings.log_level)
     database = state.database(migrate=True)
     with database.session() as db:
-        summary = demo_seed(db, province_code=province)
+        summary = demo_seed(
+            db, province_code=province, deadline_working_days=settings.share_request_deadline_working_days
+        )
     _print_summary(summary, url=f"http://{host}:{port}")
     uvicorn.run(create_app(settings, database=database), host=host, port=port, log_level="warning")
 
@@ -62,7 +67,12 @@ def seed_group(ctx: click.Context, province: str, seed_value: int) -> None:
     state = ctx.ensure_object(CliState)
     database = state.database(migrate=True)
     with database.session() as db:
-        summary = demo_seed(db, province_code=province, seed=seed_value)
+        summary = demo_seed(
+            db,
+            province_code=province,
+            seed=seed_value,
+            deadline_working_days=state.settings().share_request_deadline_working_days,
+        )
     _print_summary(summary)
 
 

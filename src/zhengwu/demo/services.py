@@ -16,8 +16,10 @@ from zhengwu.accounts.models import DepartmentLevel, PlatformState, Role
 from zhengwu.accounts.permissions import Actor
 from zhengwu.accounts.schemas import DepartmentIn, UserIn
 from zhengwu.accounts.services import department_create, user_create
+from zhengwu.catalog.seed import catalog_demo_seed
 from zhengwu.db import utcnow
 from zhengwu.identifiers import counties, org_code_check_digit, region_lookup, regions_all, uscc_check_char
+from zhengwu.sharing.demo import sharing_demo_seed
 
 DEMO_STATE_KEY = "demo_seed"
 DEMO_PASSWORD = "Zhengwu@2026"  # noqa: S105 - printed on purpose: demo sign-ins for a local demo only
@@ -61,6 +63,7 @@ class DemoSummary:
     accounts: list[DemoAccount]
     password: str
     already_seeded: bool
+    resources: int = 0
 
 
 def _organ_uscc(rng: random.Random, region_code: str) -> str:
@@ -82,11 +85,51 @@ def _children(code: str, level: str) -> list[str]:
     )
 
 
-def demo_seed(db: Session, *, province_code: str, seed: int = 2026) -> DemoSummary:
-    """Create the demo organisation under ``province_code`` unless it exists; idempotent."""
+def demo_seed(
+    db: Session, *, province_code: str, seed: int = 2026, deadline_working_days: int = 10
+) -> DemoSummary:
+    """Create the whole demo under ``province_code`` unless it exists; idempotent.
+
+    The organisation (departments and accounts), then a realistic catalog, then share requests, grants
+    and corrections between the departments.
+    """
     province = region_lookup(province_code)
     if demo_is_seeded(db):
         return DemoSummary(province.code, province.name, 0, demo_accounts(province.code), DEMO_PASSWORD, True)
+    codes = demo_organisation_seed(db, province_code=province.code, seed=seed)
+    resources = catalog_demo_seed(db, seed=seed)
+    sharing = sharing_demo_seed(db, seed=seed, deadline_working_days=deadline_working_days)
+    db.add(
+        PlatformState(
+            key=DEMO_STATE_KEY,
+            value={
+                "seed": seed,
+                "province_code": province.code,
+                "departments": len(codes),
+                "resources": resources,
+                "share_requests": sharing.get("requests", 0),
+                "seeded_at": utcnow().isoformat(),
+            },
+        )
+    )
+    db.flush()
+    return DemoSummary(
+        province.code,
+        province.name,
+        len(codes),
+        demo_accounts(province.code),
+        DEMO_PASSWORD,
+        False,
+        resources=resources,
+    )
+
+
+def demo_organisation_seed(db: Session, *, province_code: str, seed: int = 2026) -> dict[str, int]:
+    """Departments at three levels and the demo accounts; returns department ids by code.
+
+    Not idempotent on its own: :func:`demo_seed` guards it.
+    """
+    province = region_lookup(province_code)
     actor = Actor.system("demo-seed")
     rng = random.Random(seed)
     codes: dict[str, int] = {}
@@ -150,19 +193,7 @@ def demo_seed(db: Session, *, province_code: str, seed: int = 2026) -> DemoSumma
                 roles=list(account.roles),
             ),
         )
-    db.add(
-        PlatformState(
-            key=DEMO_STATE_KEY,
-            value={
-                "seed": seed,
-                "province_code": province.code,
-                "departments": len(codes),
-                "seeded_at": utcnow().isoformat(),
-            },
-        )
-    )
-    db.flush()
-    return DemoSummary(province.code, province.name, len(codes), accounts, DEMO_PASSWORD, False)
+    return codes
 
 
 def demo_accounts(province_code: str) -> list[DemoAccount]:

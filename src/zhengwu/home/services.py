@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from zhengwu.accounts.models import LEVEL_LABELS_ZH, ROLE_LABELS_ZH, Department, Role, User, UserRole
 from zhengwu.audit.models import AuditEvent
+from zhengwu.catalog.models import DataElement, Resource, ResourceStatus
 
 
 @dataclass(frozen=True)
@@ -42,12 +43,21 @@ def platform_figures(db: Session) -> PlatformFigures:
     departments = int(db.scalar(select(func.count()).select_from(Department)) or 0)
     users = int(db.scalar(select(func.count()).select_from(User)) or 0)
     events = int(db.scalar(select(func.count()).select_from(AuditEvent)) or 0)
+    published = Resource.status == ResourceStatus.PUBLISHED
+    resources = int(db.scalar(select(func.count()).select_from(Resource).where(published)) or 0)
+    elements = int(
+        db.scalar(select(func.count()).select_from(DataElement).join(Resource).where(published)) or 0
+    )
+    providers = int(db.scalar(select(func.count(func.distinct(Resource.provider_id))).where(published)) or 0)
     by_level = dict(
         db.execute(select(Department.level, func.count()).group_by(Department.level)).tuples().all()
     )
     by_role = dict(db.execute(select(UserRole.role, func.count()).group_by(UserRole.role)).tuples().all())
     return PlatformFigures(
         figures=[
+            Figure("已发布信息资源", resources, "/catalog"),
+            Figure("信息项", elements),
+            Figure("提供部门", providers),
             Figure("接入部门", departments, "/admin/departments"),
             Figure("用户", users),
             Figure("审计记录", events),

@@ -86,9 +86,13 @@ def api_error_response(exc: ZhengwuError, status: int) -> JSONResponse:
     return JSONResponse({"error": exc.to_dict()}, status_code=status, headers=headers)
 
 
-def render_error(request: Request, exc: ZhengwuError) -> Response:
-    """Render ``exc`` for whoever asked: a protocol front-end, an API client or a person."""
-    status = status_for(exc)
+def render_error(request: Request, exc: ZhengwuError, status: int | None = None) -> Response:
+    """Render ``exc`` for whoever asked: a protocol front-end, an API client or a person.
+
+    ``status`` overrides the status derived from the error's class (for 405, 500 and other HTTP-level
+    conditions that have no class of their own).
+    """
+    status = status or status_for(exc)
     path = request.url.path
     for prefix, renderer in _renderers:
         if path.startswith(prefix):
@@ -160,6 +164,4 @@ def install_error_handlers(app: FastAPI) -> None:
             code="internal",
             details={"reference": ref},
         )
-        response = render_error(request, err)
-        response.status_code = 500
-        return response
+        return render_error(request, err, 500)

@@ -1,0 +1,171 @@
+"""Benchmark registry ingestion: N synthetic persons from a CSV, full validation, into PostgreSQL.
+
+Run: ``.venv/bin/python bench/bench_registries_ingest.py [--count 1000000]`` (10,000,000 for the issue's
+figure). Needs a PostgreSQL server (``--admin-url``, default the test suite's); a database
+``zhengwu_bench_registries`` is dropped and recreated.
+
+Measured in the same run, on the same file:
+
+* **bare COPY**: ``COPY ... FROM STDIN (FORMAT csv, HEADER)`` of the file into an unindexed table with
+  the same typed columns, no validation, no history: the floor any loader is compared against;
+* **ingest**: :func:`zhengwu.registries.ingest.ingest` — encoding detection, every row validated with
+  the kernel's rules, staging, duplicate check, versions + current-state upsert, batch record, audit.
+* **re-run**: the same file again (fingerprint hit: nothing changes), and the same rows in a new file
+  (every row compared, no version written).
+
+Targets (issue 5): ingest ≥ 50,000 rows/s and ≥ 1/3 of the bare COPY speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from zhengwu.accounts.models import Department, DepartmentLevel
+from zhengwu.accounts.permissions import Actor
+from zhengwu.db import Database, upgrade
+from zhengwu.registries.ingest import ingest
+from zhengwu.synthetic import generate_persons, write_batches
+
+DEFAULT_ADMIN = os.environ.get(
+    "ZHENGWU_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+BENCH_DB = "zhengwu_bench_registries"
+BARE_TABLE = """CREATE TABLE bare_persons (
+    resident_id text, name text, sex text, birth_date date, ethnicity text, household_region_code text,
+    household_address text, current_region_code text, phone text, status text, death_date date)"""
+
+
+def fresh_database(admin_url: str) -> str:
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{BENCH_DB}"'))
+    admin.dispose()
+    return make_url(admin_url).set(database=BENCH_DB).render_as_string(hide_password=False)
+
+
+def bare_copy(database: Database, path: Path) -> float:
+    with database.engine.begin() as conn:
+        conn.execute(text(BARE_TABLE))
+    started = time.perf_counter()
+    with database.engine.begin() as conn:
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        with (
+            raw.cursor() as cursor,
+            cursor.copy("COPY bare_persons FROM STDIN (FORMAT csv, HEADER true)") as copy,
+            path.open("rb") as fh,
+        ):
+            while chunk := fh.read(1 << 20):
+                copy.write(chunk)
+    return time.perf_counter() - started
+
+
+def run_ingest(
+    database: Database, path: Path, errors: Path, count: int, label: str
+) -> tuple[float, dict[str, object]]:
+    started = time.perf_counter()
+    last = [started]
+
+    def progress(rows: int) -> None:
+        now = time.perf_counter()
+        if now - last[0] > 10:
+            print(
+                f"  {label}: {rows:,} rows, {rows / (now - started):,.0f} rows/s", file=sys.stderr, flush=True
+            )
+            last[0] = now
+
+    with database.session() as db:
+        result = ingest(
+            db,
+            actor=Actor.system("bench"),
+            registry="population",
+            source="BENCH",
+            path=path,
+            error_dir=errors,
+            progress=progress,
+        )
+    seconds = time.perf_counter() - started
+    out = {
+        k: getattr(result, k)
+        for k in ("status", "rows_read", "inserted", "updated", "unchanged", "rows_invalid", "duplicate_of")
+    }
+    return seconds, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--count", type=int, default=1_000_000, help="persons (default 1,000,000)")
+    parser.add_argument(
+        "--admin-url", default=DEFAULT_ADMIN, help="PostgreSQL URL of a database to create ours from"
+    )
+    parser.add_argument("--no-rerun", action="store_true", help="skip the idempotent re-runs")
+    args = parser.parse_args()
+    url = fresh_database(args.admin_url)
+    database = Database.from_url(url)
+    upgrade(database.engine)
+    with database.session() as db:
+        db.add(
+            Department(
+                code="BENCH", name="基准测试部门", level=DepartmentLevel.PROVINCIAL, region_code="330000"
+            )
+        )
+    with tempfile.TemporaryDirectory(prefix="bench-registries-") as tmp:
+        path = Path(tmp) / "persons.csv"
+        started = time.perf_counter()
+        write_batches(generate_persons(count=args.count), path, progress=False)
+        print(
+            f"generated {args.count:,} persons in {time.perf_counter() - started:.1f} s "
+            f"({path.stat().st_size / 1e6:,.0f} MB)",
+            flush=True,
+        )
+        copy_s = bare_copy(database, path)
+        print(
+            f"bare COPY      {args.count:>12,} rows {copy_s:8.2f} s {args.count / copy_s:>12,.0f} rows/s",
+            flush=True,
+        )
+        ingest_s, result = run_ingest(database, path, Path(tmp) / "errors", args.count, "ingest")
+        rate = args.count / ingest_s
+        print(
+            f"ingest         {args.count:>12,} rows {ingest_s:8.2f} s {rate:>12,.0f} rows/s  {result}",
+            flush=True,
+        )
+        report: dict[str, object] = {
+            "count": args.count,
+            "bare_copy_s": round(copy_s, 2),
+            "bare_copy_rows_s": round(args.count / copy_s),
+            "ingest_s": round(ingest_s, 2),
+            "ingest_rows_s": round(rate),
+            "ratio_to_copy": round(copy_s / ingest_s, 3),
+            "meets_50k": rate >= 50_000,
+            "meets_third_of_copy": copy_s / ingest_s >= 1 / 3,
+        }
+        if not args.no_rerun:
+            again_s, again = run_ingest(database, path, Path(tmp) / "errors", args.count, "same file")
+            print(f"same file      {again_s:8.2f} s  {again}", flush=True)
+            copy_path = Path(tmp) / "persons-again.csv"
+            copy_path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+            same_s, same = run_ingest(database, copy_path, Path(tmp) / "errors", args.count, "same rows")
+            print(
+                f"same rows      {args.count:>12,} rows {same_s:8.2f} s "
+                f"{args.count / same_s:>12,.0f} rows/s  {same}",
+                flush=True,
+            )
+            report |= {"same_file_s": round(again_s, 2), "same_rows_s": round(same_s, 2)}
+        print(json.dumps(report))
+    database.dispose()
+
+
+if __name__ == "__main__":
+    main()

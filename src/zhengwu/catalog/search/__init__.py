@@ -1,0 +1,1 @@
+"""Catalog search: Chinese word segmentation, facets, ranking with exact name matches first."""

@@ -1,0 +1,385 @@
+"""Catalog search: keeping the index of published resources, and querying it with facets and ranking.
+
+Index. Only the snapshot *in force* of a published resource is indexed (``catalog_resource_versions``
+row of ``published_version``), never the working copy, so a revision being edited, a draft or a
+withdrawn entry cannot be found. The entry lifecycle calls :func:`search_index_update` on publication and
+:func:`search_index_remove` on withdrawal; :func:`search_index_rebuild` recreates everything.
+
+Matching. A query is segmented with jieba (``tokens.parse_query``): an AND of words, each word an OR of
+ways to spell it with index terms. PostgreSQL answers it from a weighted ``tsvector`` under a GIN index
+(lexemes are written literally, never parsed by a text search configuration, which would treat a Chinese
+run as one token); SQLite from the ``catalog_search_terms`` inverted index with INTERSECT/UNION.
+
+Ranking, best first: exact name (or resource code), name prefix, every word in the name, every word in
+name/keywords/topic/provider/summary, then matches that need the data elements; within a rank shorter
+names first, then the most recently published.
+
+Facets count the hits of the current query *and* filters (as CKAN does), in the same statement as the
+page of hits, over a materialised set of matching rows.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import (
+    and_,
+    select,
+)
+from sqlalchemy.orm import Session
+
+from zhengwu.accounts.permissions import Actor, require_authenticated
+from zhengwu.catalog.models import (
+    Delivery,
+    OpenType,
+    ResourceCategory,
+    ResourceVersion,
+    ShareType,
+    UpdateFrequency,
+)
+from zhengwu.catalog.schemas import ENUM_LABELS_ZH, RESOURCE_CODE_PATTERN
+from zhengwu.catalog.search.indexing import delete_index, published_sources, rebuild_index, write_index
+from zhengwu.catalog.search.models import SearchDoc
+from zhengwu.catalog.search.query import Filters, Rows, search_rows
+from zhengwu.catalog.search.schemas import (
+    FACET_NAMES,
+    FacetValue,
+    MatchedElement,
+    MatchKind,
+    SearchHit,
+    SearchResult,
+)
+from zhengwu.catalog.search.tokens import (
+    ParsedQuery,
+    highlight,
+    normalize,
+    parse_query,
+)
+from zhengwu.errors import ValidationError
+
+MAX_PAGE_SIZE = 100
+MAX_OFFSET = 10_000
+_CODE_RE = re.compile(RESOURCE_CODE_PATTERN)
+_BATCH = 500
+_MATCH_KINDS: tuple[MatchKind, ...] = ("exact", "prefix", "name", "text", "element")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Keeping the index
+
+
+def _is_postgres(db: Session) -> bool:
+    return db.get_bind().dialect.name == "postgresql"
+
+
+def search_index_update(db: Session, *, resource_id: int) -> None:
+    """(Re)index one resource as it now stands: its published version if it is published, else nothing.
+
+    Called by the entry lifecycle on publication (first and revised); safe to call in any state.
+    """
+    delete_index(db, [resource_id])
+    write_index(db, published_sources(db, [resource_id]))
+    db.flush()
+
+
+def search_index_remove(db: Session, *, resource_id: int) -> None:
+    """Drop one resource from the index (withdrawal)."""
+    delete_index(db, [resource_id])
+    db.flush()
+
+
+def search_index_rebuild(db: Session) -> int:
+    """Recreate the whole index from the published versions; returns the number of resources indexed.
+
+    One transaction, all or nothing. On PostgreSQL it locks the index tables until it commits (searches
+    wait: about two minutes at 100,000 resources); run ``VACUUM ANALYZE catalog_search_terms`` after
+    it (``zhengwu catalog reindex`` does) so that postings are read with index-only scans at once.
+    """
+    count = rebuild_index(db)
+    db.flush()
+    return count
+
+
+# ---------------------------------------------------------------------------------------------------
+# Querying
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Facet filters; several values of one facet are alternatives (OR), facets combine with AND."""
+
+    provider: tuple[str, ...] = ()
+    category: tuple[str, ...] = ()
+    topic: tuple[str, ...] = ()
+    share_type: tuple[str, ...] = ()
+    open_type: tuple[str, ...] = ()
+    delivery: tuple[str, ...] = ()
+    update_frequency: tuple[str, ...] = ()
+    classification: str = ""
+    selected: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+_ENUMS: dict[str, type[Any]] = {
+    "category": ResourceCategory,
+    "share_type": ShareType,
+    "open_type": OpenType,
+    "delivery": Delivery,
+    "update_frequency": UpdateFrequency,
+}
+_FILTER_COLUMNS = {
+    "provider": SearchDoc.provider_code,
+    "category": SearchDoc.category,
+    "topic": SearchDoc.topic_code,
+    "share_type": SearchDoc.share_type,
+    "open_type": SearchDoc.open_type,
+    "delivery": SearchDoc.delivery,
+    "update_frequency": SearchDoc.update_frequency,
+}
+_FILTER_LABELS_ZH = {
+    "category": "目录类别",
+    "share_type": "共享类型",
+    "open_type": "开放属性",
+    "delivery": "共享方式",
+    "update_frequency": "更新周期",
+}
+
+
+def _clean_values(name: str, values: Iterable[str] | str | None) -> tuple[str, ...]:
+    if values is None:
+        return ()
+    if isinstance(values, str):
+        values = [values]
+    out: list[str] = []
+    for raw in values:
+        value = (raw or "").strip()
+        if not value:
+            continue
+        if len(value) > 64:
+            raise ValidationError(
+                "筛选条件过长", message_en=f"filter {name} too long", field=name, code="search.filter"
+            )
+        enum = _ENUMS.get(name)
+        if enum is not None and value not in {m.value for m in enum}:
+            allowed = "、".join(f"{m.value}（{ENUM_LABELS_ZH[enum][m.value]}）" for m in enum)
+            raise ValidationError(
+                f"{_FILTER_LABELS_ZH[name]}“{value}”无效，可选：{allowed}",
+                message_en=f"invalid {name} {value!r}; one of " + ", ".join(m.value for m in enum),
+                field=name,
+                code="search.filter",
+            )
+        out.append(value)
+    return tuple(dict.fromkeys(out))
+
+
+def search_filters(
+    *,
+    provider: Iterable[str] | str | None = None,
+    category: Iterable[str] | str | None = None,
+    topic: Iterable[str] | str | None = None,
+    share_type: Iterable[str] | str | None = None,
+    open_type: Iterable[str] | str | None = None,
+    delivery: Iterable[str] | str | None = None,
+    update_frequency: Iterable[str] | str | None = None,
+    classification: str | None = None,
+) -> SearchFilters:
+    """Validate filter values (enum values are checked; unknown providers or topics just match nothing)."""
+    values = {
+        "provider": _clean_values("provider", provider),
+        "category": _clean_values("category", category),
+        "topic": _clean_values("topic", topic),
+        "share_type": _clean_values("share_type", share_type),
+        "open_type": _clean_values("open_type", open_type),
+        "delivery": _clean_values("delivery", delivery),
+        "update_frequency": _clean_values("update_frequency", update_frequency),
+    }
+    cls = (classification or "").strip()
+    if cls and not re.fullmatch(r"[0-9]+(-[0-9]+)*-?", cls):
+        raise ValidationError(
+            "资源分类应为“类-项-目-细目”的前缀，如 3-01",
+            message_en="classification must be a prefix like 3-01",
+            field="classification",
+            code="search.filter",
+        )
+    return SearchFilters(**values, classification=cls, selected={k: v for k, v in values.items() if v})
+
+
+def _check_paging(page: int, page_size: int) -> None:
+    if page_size < 1 or page_size > MAX_PAGE_SIZE:
+        raise ValidationError(
+            f"每页条数应在 1 到 {MAX_PAGE_SIZE} 之间",
+            message_en=f"page_size must be between 1 and {MAX_PAGE_SIZE}",
+            field="page_size",
+            code="search.paging",
+        )
+    if page < 1 or (page - 1) * page_size > MAX_OFFSET:
+        raise ValidationError(
+            f"页码应在 1 到 {MAX_OFFSET // page_size + 1} 之间，请缩小检索范围",
+            message_en="page out of range; narrow the search",
+            field="page",
+            code="search.paging",
+        )
+
+
+def _parse(q: str) -> ParsedQuery:
+    try:
+        return parse_query(q)
+    except ValueError as exc:
+        raise ValidationError(
+            f"检索词过长：最多 {100} 个字符、8 个词",
+            message_en="query too long: at most 100 characters and 8 words",
+            field="q",
+            code="search.query_too_long",
+        ) from exc
+
+
+def resource_search(
+    db: Session,
+    *,
+    actor: Actor,
+    q: str = "",
+    filters: SearchFilters | None = None,
+    page: int = 1,
+    page_size: int = 20,
+) -> SearchResult:
+    """Search the published catalog: a page of hits, the total and facet counts.
+
+    Any signed-in user may search (the index holds published entries only). ``q`` may be empty (browse,
+    newest first). A query that is a resource code finds that resource.
+    """
+    require_authenticated(actor)
+    filters = filters or SearchFilters()
+    _check_paging(page, page_size)
+    q = q or ""
+    if len(q) > 1000:
+        raise ValidationError(
+            "检索词过长：最多 100 个字符",
+            message_en="query too long",
+            field="q",
+            code="search.query_too_long",
+        )
+    code_query = q.strip() if _CODE_RE.match(q.strip()) else None
+    parsed = _parse("" if code_query else q)
+    rows = search_rows(
+        db,
+        parsed=parsed,
+        filters=Filters(values=dict(filters.selected), classification=filters.classification),
+        page=page,
+        page_size=page_size,
+        code_query=code_query,
+    )
+    return _assemble(
+        db, rows, parsed=parsed, filters=filters, page=page, page_size=page_size, code_query=code_query
+    )
+
+
+def _label(name: str, value: str) -> str:
+    enum = _ENUMS.get(name)
+    return ENUM_LABELS_ZH.get(enum, {}).get(value, value) if enum is not None else value
+
+
+def _assemble(
+    db: Session,
+    rows: Rows,
+    *,
+    parsed: ParsedQuery,
+    filters: SearchFilters,
+    page: int,
+    page_size: int,
+    code_query: str | None,
+) -> SearchResult:
+    facets: dict[str, list[FacetValue]] = {name: [] for name in FACET_NAMES}
+    for facet, values in rows.facets.items():
+        facets[facet] = sorted(
+            (
+                FacetValue(
+                    value=value,
+                    label=str(label) if label else _label(facet, value),
+                    count=n,
+                    selected=value in filters.selected.get(facet, ()),
+                )
+                for value, (label, n) in values.items()
+            ),
+            key=lambda f: (-f.count, f.label),
+        )
+    hits, total = rows.hits, rows.total
+    ids = [rid for rid, _ in hits]
+    d = SearchDoc.__table__.c
+    # The docs rows of the page with the snapshot they were indexed from, in one round trip.
+    query = (
+        select(*d, ResourceVersion.snapshot)
+        .join(
+            ResourceVersion,
+            and_(ResourceVersion.resource_id == d.resource_id, ResourceVersion.version == d.version),
+        )
+        .where(d.resource_id.in_(ids))
+    )
+    docs = {row.resource_id: row for row in db.execute(query)} if ids else {}
+    needles = list(parsed.highlights) + ([code_query] if code_query else [])
+    results: list[SearchHit] = []
+    for rid, rank in hits:
+        doc = docs.get(rid)
+        if doc is None:
+            continue
+        results.append(_hit(doc, doc.snapshot or {}, rank, needles, browsing=parsed.empty and not code_query))
+    return SearchResult(
+        count=total,
+        page=page,
+        page_size=page_size,
+        pages=max(1, math.ceil(total / page_size)),
+        query=code_query or parsed.text,
+        results=results,
+        facets=facets,
+    )
+
+
+@lru_cache(maxsize=50_000)
+def _plain(text: str) -> str:
+    # Element names recur across thousands of resources.
+    return normalize(text)
+
+
+def _hit(doc: Any, snap: dict[str, Any], rank: int, needles: list[str], *, browsing: bool) -> SearchHit:
+    matched: list[MatchedElement] = []
+    if needles:
+        for element in snap.get("elements") or []:
+            name, name_en = str(element.get("name") or ""), str(element.get("name_en") or "")
+            plain = _plain(name) + " " + name_en.lower()
+            if any(n in plain for n in needles):
+                matched.append(
+                    MatchedElement(name=name, name_en=name_en, name_html=str(highlight(name, needles)))
+                )
+            if len(matched) >= 5:
+                break
+    summary = str(snap.get("summary") or "")
+    return SearchHit(
+        code=doc.code,
+        name=doc.name,
+        name_html=str(highlight(doc.name, needles)),
+        url=f"/catalog/resources/{doc.code}",
+        provider_code=doc.provider_code,
+        provider_name=doc.provider_name,
+        category=ResourceCategory(doc.category),
+        category_label=_label("category", doc.category),
+        topic_code=doc.topic_code,
+        topic_name=doc.topic_name,
+        share_type=ShareType(doc.share_type),
+        share_type_label=_label("share_type", doc.share_type),
+        open_type=OpenType(doc.open_type),
+        open_type_label=_label("open_type", doc.open_type),
+        delivery=Delivery(doc.delivery),
+        delivery_label=_label("delivery", doc.delivery),
+        update_frequency=UpdateFrequency(doc.update_frequency),
+        update_frequency_label=_label("update_frequency", doc.update_frequency),
+        format=doc.format,
+        summary_html=str(highlight(summary, needles, limit=160)),
+        matched_elements=matched,
+        element_count=doc.element_count,
+        version=doc.version,
+        published_at=doc.published_at,
+        match="all" if browsing or rank >= len(_MATCH_KINDS) else _MATCH_KINDS[rank],
+    )

@@ -1,0 +1,1 @@
+"""Base registries (基础库): population and legal entities, with history, provenance and batch ingestion."""

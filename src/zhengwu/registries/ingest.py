@@ -1,0 +1,610 @@
+"""Batch ingestion into the base registries: read, validate, stage, apply set-wise, record.
+
+One call of :func:`ingest` is one batch:
+
+1. the delivery is fingerprinted (SM3 of the file's bytes and the source department; for a SQL
+   query, of the rows as they stream); a fingerprint already applied to the registry makes the call a
+   no-op that returns the earlier batch (re-running a batch changes nothing);
+2. the header is checked (missing, unknown or repeated columns reject the whole file), then every row
+   is validated (:mod:`zhengwu.registries.validation`) and valid rows go in chunks into a temporary
+   staging table: PostgreSQL ``COPY``, SQLite ``executemany``; no ORM object per row;
+3. set-wise checks run on the staging table: keys repeated inside the batch, and for legal entities
+   the reference of the legal representative to the population registry;
+4. ``mode="atomic"`` (default): any problem rejects the batch and nothing is applied.
+   ``mode="partial"``: valid rows are applied and the others are listed in the error file;
+5. applying is four set-based statements: drop staged rows whose ``row_hash`` equals the current one
+   (unchanged: no new version), close the open versions of changed keys, append the new versions,
+   upsert the current-state rows (``INSERT ... ON CONFLICT DO UPDATE``).
+
+Everything runs in the caller's transaction, so a crash leaves nothing behind; a rejected batch still
+leaves its ``registry_batches`` row and error file for the ingestion history.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.orm import Session
+
+from zhengwu.accounts.models import Department
+from zhengwu.accounts.permissions import Actor, require_department_admin
+from zhengwu.audit.services import audit_record
+from zhengwu.crypto import Sm3Hasher
+from zhengwu.db import UTCDateTime, utcnow
+from zhengwu.errors import NotFound, ValidationError
+from zhengwu.registries import fastpath, readers
+from zhengwu.registries.models import BatchStatus, Registry, RegistryBatch
+from zhengwu.registries.validation import ENTITY_SPEC, PERSON_SPEC, Spec, clean
+
+Mode = Literal["atomic", "partial"]
+Progress = Callable[[int], None]
+CHUNK: Final = 10_000
+#: Errors kept in memory for the result and the pages; the error file has them all.
+ERRORS_SHOWN: Final = 100
+
+SPECS: Final = {Registry.POPULATION: PERSON_SPEC, Registry.ENTITIES: ENTITY_SPEC}
+TABLES: Final = {
+    Registry.POPULATION: ("registry_persons", "registry_person_versions"),
+    Registry.ENTITIES: ("registry_entities", "registry_entity_versions"),
+}
+_STAGE_TYPES: Final = {
+    "birth_date": "DATE",
+    "status_date": "DATE",
+    "established_date": "DATE",
+    "registered_capital": "BIGINT",
+    "business_scope": "TEXT",
+}
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One rejected value: the row as a person sees it in the file, the column, the reason."""
+
+    row: int
+    column: str
+    reason: str
+
+
+@dataclass
+class IngestResult:
+    """What a batch did; ``duplicate_of`` is set when the same delivery had already been applied."""
+
+    batch_id: int | None
+    status: str
+    rows_read: int = 0
+    rows_invalid: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    error_count: int = 0
+    error_file: str | None = None
+    message: str | None = None
+    notes: list[str] = field(default_factory=list)
+    duplicate_of: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form for JSON output."""
+        out = dict(self.__dict__)
+        out["errors"] = [e.__dict__ for e in self.errors]
+        return out
+
+
+class _Errors:
+    """All row errors of a batch, written to the error file; the first few kept for display."""
+
+    def __init__(self) -> None:
+        self.all: list[RowError] = []
+        self.bad_rows: set[int] = set()
+
+    def add(self, row: int, column: str, reason: str) -> None:
+        self.all.append(RowError(row, column, reason))
+        self.bad_rows.add(row)
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # UTF-8 with BOM so that the Excel operators use opens it with the right encoding.
+        with path.open("w", encoding="utf-8-sig", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["行号", "列", "原因"])
+            for error in sorted(self.all, key=lambda e: e.row):
+                writer.writerow([error.row, error.column, error.reason])
+
+
+def _department(db: Session, code: str) -> Department:
+    department = db.scalars(select(Department).where(Department.code == code)).first()
+    if department is None:
+        raise NotFound(
+            f"来源部门“{code}”不存在",
+            message_en=f"unknown source department '{code}'",
+            code="registries.source.unknown",
+            field="source",
+        )
+    return department
+
+
+def map_header(columns: list[str], spec: Spec) -> list[str]:
+    """Canonical column names of a header; missing, unknown or repeated columns reject the file."""
+    mapped: list[str] = []
+    for column in columns:
+        name = clean(str(column)) or ""
+        name = spec.aliases.get(name, name.lower())
+        mapped.append(name)
+    repeated = sorted({c for c in mapped if mapped.count(c) > 1})
+    missing = [c for c in spec.required if c not in mapped]
+    extra = [c for c in mapped if c not in spec.accepted]
+    problems: list[str] = []
+    problems_en: list[str] = []
+    if missing:
+        problems.append("缺少必填列：" + "、".join(missing))
+        problems_en.append("missing columns: " + ", ".join(missing))
+    if extra:
+        problems.append("有无法识别的列：" + "、".join(c or "（空列名）" for c in extra))
+        problems_en.append("unknown columns: " + ", ".join(extra))
+    if repeated:
+        problems.append("列重复：" + "、".join(repeated))
+        problems_en.append("repeated columns: " + ", ".join(repeated))
+    if problems:
+        raise readers.file_error(
+            "表头不符合约定格式。" + "；".join(problems) + "。可接受的列：" + "、".join(spec.accepted),
+            "; ".join(problems_en),
+            code="header",
+            missing=missing,
+            extra=extra,
+            repeated=repeated,
+        )
+    return mapped
+
+
+class _Stage:
+    """The temporary staging table of one batch and how rows get into it on each backend."""
+
+    def __init__(self, db: Session, registry: Registry, spec: Spec) -> None:
+        self.db = db
+        self.spec = spec
+        self.name = f"tmp_zw_stage_{registry.value}"
+        self.columns = ("row_no", *spec.staged, "row_hash")
+        self.postgres = db.get_bind().dialect.name == "postgresql"
+        types = [f"{c} {_STAGE_TYPES.get(c, 'VARCHAR(4000)')}" for c in spec.staged]
+        db.execute(text(f"DROP TABLE IF EXISTS {self.name}"))
+        db.execute(
+            text(
+                f"CREATE TEMPORARY TABLE {self.name} (row_no BIGINT, {', '.join(types)}, "
+                f"row_hash VARCHAR(32), existed INTEGER DEFAULT 0)"
+            )
+        )
+
+    def load(self, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        raw = self.db.connection().connection.driver_connection
+        assert raw is not None  # a live session always has a DBAPI connection
+        if self.postgres:
+            with (
+                raw.cursor() as cursor,
+                cursor.copy(f"COPY {self.name} ({', '.join(self.columns)}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            # SQLAlchemy's SQLite Date type stores ISO text; the staging rows must match it.
+            iso = [tuple(v.isoformat() if isinstance(v, dt.date) else v for v in row) for row in rows]
+            marks = ", ".join("?" * len(self.columns))
+            raw.executemany(f"INSERT INTO {self.name} ({', '.join(self.columns)}) VALUES ({marks})", iso)  # noqa: S608
+
+    def load_arrow(self, columns: list[pa.Array]) -> None:
+        """Stage columns in :attr:`columns` order: PostgreSQL copies Arrow's CSV, SQLite inserts rows."""
+        batch = pa.RecordBatch.from_arrays(columns, names=list(self.columns))
+        if not self.postgres:
+            self.load([tuple(r.values()) for r in batch.to_pylist()])
+            return
+        buffer = io.BytesIO()
+        # Arrow writes null unquoted and "" quoted, which is exactly how COPY's CSV format tells them apart.
+        pacsv.write_csv(batch, buffer, write_options=pacsv.WriteOptions(include_header=False))
+        raw = self.db.connection().connection.driver_connection
+        assert raw is not None
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f"COPY {self.name} ({', '.join(self.columns)}) FROM STDIN (FORMAT csv)") as copy,
+        ):
+            copy.write(buffer.getvalue())
+
+    def clear(self) -> None:
+        self.db.execute(text(f"DELETE FROM {self.name}"))  # noqa: S608
+
+    def drop(self) -> None:
+        self.db.execute(text(f"DROP TABLE IF EXISTS {self.name}"))
+
+
+def _read(
+    registry: Registry,
+    spec: Spec,
+    delivery: readers.Delivery,
+    stage: _Stage,
+    errors: _Errors,
+    today: dt.date,
+    progress: Progress | None,
+    chunk_size: int,
+) -> int:
+    columns = map_header(delivery.columns, spec)
+    if (
+        registry is Registry.POPULATION
+        and delivery.file_format == "csv"
+        and delivery.path is not None
+        and delivery.encoding is not None
+    ):
+        read = _read_fast(delivery, columns, stage, today, progress)
+        if read is not None:
+            return read
+        if delivery.close is not None:
+            delivery.close()
+        delivery = readers.read_csv(delivery.path)
+    return _read_rows(spec, delivery, columns, stage, errors, today, progress, chunk_size)
+
+
+def _read_fast(
+    delivery: readers.Delivery, columns: list[str], stage: _Stage, today: dt.date, progress: Progress | None
+) -> int | None:
+    """Rows staged by the column-wise fast path, or None (nothing staged) when the file is not clean."""
+    assert delivery.path is not None and delivery.encoding is not None  # checked by the caller
+    read = 0
+    try:
+        for rows, staged in fastpath.read_clean(delivery.path, delivery.encoding, columns, today):
+            stage.load_arrow(staged)
+            read += rows
+            if progress is not None:
+                progress(read)
+    except fastpath.NotClean:
+        stage.clear()
+        return None
+    return read
+
+
+def _read_rows(
+    spec: Spec,
+    delivery: readers.Delivery,
+    columns: list[str],
+    stage: _Stage,
+    errors: _Errors,
+    today: dt.date,
+    progress: Progress | None,
+    chunk_size: int,
+) -> int:
+    width = len(columns)
+    validate = spec.validate
+    chunk: list[tuple[Any, ...]] = []
+    read = 0
+    for number, values in delivery.rows:
+        read += 1
+        if len(values) != width:
+            errors.add(number, "*", f"该行有 {len(values)} 列，表头有 {width} 列（引号或分隔符可能有误）")
+            continue
+        row = {c: clean(v) for c, v in zip(columns, values, strict=True)}
+        result = validate(row, today)
+        if isinstance(result, list):
+            for column, reason in result:
+                errors.add(number, column, reason)
+            continue
+        chunk.append((number, *result))
+        if len(chunk) >= chunk_size:
+            stage.load(chunk)
+            chunk = []
+            if progress is not None:
+                progress(read)
+    stage.load(chunk)
+    if progress is not None:
+        progress(read)
+    return read
+
+
+def _set_checks(registry: Registry, stage: _Stage, errors: _Errors) -> None:
+    db, key, name = stage.db, stage.spec.key, stage.name
+    if stage.postgres:
+        # A temporary table has no statistics until analysed; without them the joins below go nested-loop.
+        db.execute(text(f"ANALYZE {name} ({key}, row_hash)"))
+    # A hash aggregate finds repeated keys in one pass; the costlier detail query runs only if there are any.
+    repeated = db.execute(
+        text(f"SELECT 1 FROM {name} GROUP BY {key} HAVING count(*) > 1 LIMIT 1")  # noqa: S608
+    ).first()
+    dups: list[Any] = []
+    if repeated is not None:
+        dups = list(
+            db.execute(
+                text(
+                    f"SELECT s.row_no, f.first FROM {name} s JOIN (SELECT {key}, min(row_no) AS first "  # noqa: S608
+                    f"FROM {name} GROUP BY {key} HAVING count(*) > 1) f ON f.{key} = s.{key} "
+                    f"WHERE s.row_no > f.first"
+                )
+            ).all()
+        )
+    for row_no, first in dups:
+        errors.add(row_no, key, f"与第 {first} 行重复（同一批次内同一标识只能出现一次）")
+    if registry is Registry.ENTITIES:
+        orphans = (
+            db.execute(
+                text(
+                    f"SELECT row_no FROM {name} s WHERE NOT EXISTS "  # noqa: S608
+                    f"(SELECT 1 FROM registry_persons p WHERE p.resident_id = s.legal_representative_id)"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for row_no in orphans:
+            errors.add(row_no, "legal_representative_id", "法定代表人不在人口基础库中")
+    if dups or (registry is Registry.ENTITIES and orphans):
+        bad = [r for r, _ in dups] + (list(orphans) if registry is Registry.ENTITIES else [])
+        for start in range(0, len(bad), 1000):
+            db.execute(
+                text(f"DELETE FROM {name} WHERE row_no IN :rows").bindparams(  # noqa: S608
+                    bindparam("rows", expanding=True)
+                ),
+                {"rows": bad[start : start + 1000]},
+            )
+
+
+def _apply(registry: Registry, stage: _Stage, batch: RegistryBatch) -> tuple[int, int, int]:
+    """Apply the staged rows; return (inserted, updated, unchanged)."""
+    db, key, stg = stage.db, stage.spec.key, stage.name
+    current, versions = TABLES[registry]
+    attrs = [c for c in stage.spec.staged if c != key]
+    staged = db.execute(text(f"SELECT count(*) FROM {stg}")).scalar_one()  # noqa: S608
+    db.execute(
+        text(
+            f"DELETE FROM {stg} WHERE EXISTS (SELECT 1 FROM {current} c "  # noqa: S608
+            f"WHERE c.{key} = {stg}.{key} AND c.row_hash = {stg}.row_hash)"
+        )
+    )
+    # Former names: kept as delivered, else accumulated when the delivered name differs.
+    db.execute(
+        text(
+            f"UPDATE {stg} SET existed = 1, former_names = CASE "  # noqa: S608
+            f"WHEN {stg}.former_names IS NOT NULL THEN {stg}.former_names "
+            f"WHEN c.name <> {stg}.name THEN CASE WHEN c.former_names IS NULL THEN c.name "
+            f"ELSE c.former_names || '；' || c.name END "
+            f"ELSE c.former_names END FROM {current} c WHERE c.{key} = {stg}.{key}"
+        )
+    )
+    updated = db.execute(text(f"SELECT count(*) FROM {stg} WHERE existed = 1")).scalar_one()  # noqa: S608
+    inserted = db.execute(text(f"SELECT count(*) FROM {stg} WHERE existed = 0")).scalar_one()  # noqa: S608
+    params = {"now": batch.started_at, "batch": batch.id, "source": batch.source_department}
+    now = bindparam("now", type_=UTCDateTime())
+    db.execute(
+        text(
+            f"UPDATE {versions} SET valid_to = :now WHERE valid_to IS NULL AND {key} IN "  # noqa: S608
+            f"(SELECT {key} FROM {stg} WHERE existed = 1)"
+        ).bindparams(now),
+        params,
+    )
+    cols = ", ".join([key, *attrs, "row_hash", "source_department", "valid_from", "batch_id"])
+    values = ", ".join([key, *attrs, "row_hash", ":source", ":now", ":batch"])
+    db.execute(
+        text(
+            f"INSERT INTO {versions} ({cols}, valid_to) SELECT {values}, NULL FROM {stg} ORDER BY {key}"  # noqa: S608
+        ).bindparams(now),
+        params,
+    )
+    sets = ", ".join(
+        f"{c} = excluded.{c}" for c in [*attrs, "row_hash", "source_department", "valid_from", "batch_id"]
+    )
+    # "WHERE true" resolves SQLite's parsing ambiguity between a join's ON and the upsert's ON CONFLICT.
+    db.execute(
+        text(
+            f"INSERT INTO {current} ({cols}) SELECT {values} FROM {stg} WHERE true ORDER BY {key} "  # noqa: S608
+            f"ON CONFLICT ({key}) DO UPDATE SET {sets}"
+        ).bindparams(now),
+        params,
+    )
+    return int(inserted), int(updated), int(staged) - int(inserted) - int(updated)
+
+
+def _previous(db: Session, registry: Registry, fingerprint: str) -> RegistryBatch | None:
+    done = (BatchStatus.APPLIED.value, BatchStatus.PARTIAL.value)
+    return db.scalars(
+        select(RegistryBatch)
+        .where(
+            RegistryBatch.registry_name == registry.value,
+            RegistryBatch.fingerprint == fingerprint,
+            RegistryBatch.status.in_(done),
+        )
+        .order_by(RegistryBatch.id)
+        .limit(1)
+    ).first()
+
+
+def _duplicate(db: Session, actor: Actor, registry: Registry, earlier: RegistryBatch) -> IngestResult:
+    audit_record(
+        db,
+        actor=actor,
+        action="registries.ingest.duplicate",
+        target_type="registry_batch",
+        target_id=earlier.id,
+        details={"registry": registry.value},
+    )
+    return IngestResult(
+        batch_id=earlier.id,
+        status=earlier.status,
+        duplicate_of=earlier.id,
+        rows_read=earlier.rows_read,
+        message=f"该批次与第 {earlier.id} 批完全相同，已入库，本次未做任何更改",
+    )
+
+
+def ingest(
+    db: Session,
+    *,
+    actor: Actor,
+    registry: Registry | str,
+    source: str,
+    path: Path | str | None = None,
+    sql_url: str | None = None,
+    sql_query: str | None = None,
+    mode: Mode = "atomic",
+    error_dir: Path,
+    progress: Progress | None = None,
+    today: dt.date | None = None,
+    chunk_size: int = CHUNK,
+) -> IngestResult:
+    """Ingest one delivery (a file at ``path``, or ``sql_query`` against ``sql_url``) as one batch.
+
+    ``source`` is the delivering department's code; the actor must be a platform administrator or a
+    data administrator of that department. ``mode`` is ``"atomic"`` (all or nothing) or ``"partial"``.
+    Malformed files never raise: the result says ``rejected`` with the reason, and the batch is recorded.
+    """
+    registry = Registry(registry)
+    spec = SPECS[registry]
+    if mode not in ("atomic", "partial"):
+        raise ValidationError(
+            f"未知的入库方式“{mode}”，应为 atomic 或 partial",
+            message_en=f"unknown mode '{mode}'",
+            code="registries.mode",
+            field="mode",
+        )
+    department = _department(db, source)
+    require_department_admin(actor, department.id)
+    today = today or dt.date.today()
+    hasher = Sm3Hasher()
+    if path is not None:
+        file_path = Path(path)
+        if not file_path.is_file():
+            raise NotFound(
+                f"文件“{file_path}”不存在",
+                message_en=f"no such file: {file_path}",
+                code="registries.file.missing",
+                field="path",
+            )
+        file_format = readers.format_of(file_path)
+        fingerprint = readers.fingerprint_file(file_path, source)
+        earlier = _previous(db, registry, fingerprint)
+        if earlier is not None:
+            return _duplicate(db, actor, registry, earlier)
+        file_name = file_path.name
+    elif sql_url and sql_query:
+        file_format, fingerprint, file_name = "sql", "", sql_query[:500]
+        hasher.update(sql_query.encode() + b"\x00source=" + source.encode())
+    else:
+        raise ValidationError(
+            "请提供文件，或数据库地址与查询语句",
+            message_en="give a file or a SQL URL and query",
+            code="registries.source.missing",
+            field="path",
+        )
+
+    batch = RegistryBatch(
+        registry_name=registry.value,
+        source_department=source,
+        file_name=file_name,
+        file_format=file_format,
+        fingerprint=fingerprint or "pending",
+        mode=mode,
+        status=BatchStatus.RUNNING.value,
+        actor_username=actor.username,
+        started_at=utcnow(),
+    )
+    db.add(batch)
+    db.flush()
+    errors = _Errors()
+    result = IngestResult(batch_id=batch.id, status=BatchStatus.RUNNING.value)
+    stage = _Stage(db, registry, spec)
+    try:
+        try:
+            delivery = _open(file_format, path, sql_url, sql_query, hasher)
+            result.notes = delivery.notes
+            result.rows_read = _read(registry, spec, delivery, stage, errors, today, progress, chunk_size)
+        except ValidationError as exc:
+            return _finish(db, actor, batch, result, errors, error_dir, BatchStatus.REJECTED, exc.message)
+        if file_format == "sql":
+            batch.fingerprint = hasher.hexdigest()
+            earlier = _previous(db, registry, batch.fingerprint)
+            if earlier is not None:
+                db.delete(batch)
+                db.flush()
+                return _duplicate(db, actor, registry, earlier)
+        _set_checks(registry, stage, errors)
+        if errors.all and mode == "atomic":
+            message = (
+                f"{len(errors.bad_rows)} 行有错误，按“全部或全不”方式整批拒绝，未写入任何数据；"
+                "请修正后重新提交，或选择部分入库"
+            )
+            return _finish(db, actor, batch, result, errors, error_dir, BatchStatus.REJECTED, message)
+        result.inserted, result.updated, result.unchanged = _apply(registry, stage, batch)
+    finally:
+        stage.drop()
+    status = BatchStatus.PARTIAL if errors.all else BatchStatus.APPLIED
+    message = f"新增 {result.inserted} 条，更新 {result.updated} 条，未变化 {result.unchanged} 条" + (
+        f"；{len(errors.bad_rows)} 行有错误未入库，见错误文件" if errors.all else ""
+    )
+    return _finish(db, actor, batch, result, errors, error_dir, status, message)
+
+
+def _open(
+    file_format: str, path: Path | str | None, sql_url: str | None, sql_query: str | None, hasher: Sm3Hasher
+) -> readers.Delivery:
+    if file_format == "sql":
+        assert sql_url is not None and sql_query is not None  # checked by ingest()
+        return readers.read_sql(sql_url, sql_query, hasher)
+    assert path is not None
+    opener = {"csv": readers.read_csv, "xlsx": readers.read_xlsx, "parquet": readers.read_parquet}
+    return opener[file_format](Path(path))
+
+
+def _finish(
+    db: Session,
+    actor: Actor,
+    batch: RegistryBatch,
+    result: IngestResult,
+    errors: _Errors,
+    error_dir: Path,
+    status: BatchStatus,
+    message: str,
+) -> IngestResult:
+    if errors.all:
+        target = error_dir / f"{batch.registry_name}-batch-{batch.id}-errors.csv"
+        errors.write(target)
+        batch.error_file = str(target)
+        result.error_file = str(target)
+    result.status = batch.status = status.value
+    result.message = batch.message = message
+    result.rows_invalid = batch.rows_invalid = len(errors.bad_rows)
+    result.errors = errors.all[:ERRORS_SHOWN]
+    result.error_count = len(errors.all)
+    batch.rows_read = result.rows_read
+    batch.rows_inserted, batch.rows_updated, batch.rows_unchanged = (
+        result.inserted,
+        result.updated,
+        result.unchanged,
+    )
+    batch.finished_at = utcnow()
+    db.flush()
+    audit_record(
+        db,
+        actor=actor,
+        action="registries.ingest",
+        target_type="registry_batch",
+        target_id=batch.id,
+        outcome="success" if status is not BatchStatus.REJECTED else "failure",
+        details={
+            "registry": batch.registry_name,
+            "source": batch.source_department,
+            "status": status.value,
+            "rows_read": result.rows_read,
+            "rows_invalid": result.rows_invalid,
+            "inserted": result.inserted,
+            "updated": result.updated,
+        },
+    )
+    return result
+
+
+def rows_of(result: IngestResult) -> Iterator[RowError]:
+    """The errors of a result, in row order (for printing)."""
+    return iter(sorted(result.errors, key=lambda e: e.row))

@@ -1,0 +1,211 @@
+"""Tables of the base registries (基础库): population and legal entities, with history and provenance.
+
+Design: current state + append-only versions (system time)
+---------------------------------------------------------
+Each registry has two tables:
+
+* a **current-state** table (``registry_persons``, ``registry_entities``), one row per key (resident ID
+  or USCC). It answers lookups, searches and verification with a primary-key read, and carries the
+  provenance of its current content (``batch_id``, ``source_department``, ``valid_from``) and a
+  ``row_hash`` of the delivered values;
+* an **append-only versions** table (``registry_person_versions``, ``registry_entity_versions``): every
+  state a record has ever had, with the half-open system-time interval ``[valid_from, valid_to)``
+  during which the registry said so (``valid_to`` NULL: still current), and the batch and source
+  department that delivered it. Versions are never updated except to close their interval once,
+  and never deleted.
+
+"What did the registry say on 1 March?" is then one indexed read:
+``valid_from <= t AND (valid_to IS NULL OR valid_to > t)``. Provenance of a single *value* is derived
+from the versions: the value of a field came from the oldest version of the latest unbroken run of
+versions holding that value (see :func:`zhengwu.registries.services.field_provenance`). This keeps one
+row per change instead of one row per field per change, which matters at 10 million persons.
+
+Times are *system* time (when the registry learnt it), not the real-world date of an event; the
+real-world dates (death, deregistration...) are ordinary attributes (``status_date``) and so are
+versioned too.
+
+``row_hash`` makes re-ingestion idempotent: a delivered row whose hash equals the current one creates
+no version. ``registry_batches`` records every ingestion (its SM3 fingerprint makes a repeated file a
+no-op) and the error file of rejected rows.
+
+Former names are kept in ``former_names`` (names separated by "；"): delivered by the department, or
+accumulated automatically when a delivered name differs from the current one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Final
+
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from zhengwu.db import Base, BigId, UTCDateTime, utcnow
+
+
+class Registry(enum.StrEnum):
+    """The base registries of this slice (geospatial and credit come later)."""
+
+    POPULATION = "population"
+    ENTITIES = "entities"
+
+
+REGISTRY_LABELS_ZH: Final = {Registry.POPULATION: "人口基础库", Registry.ENTITIES: "法人单位基础库"}
+
+
+class BatchStatus(enum.StrEnum):
+    """Lifecycle of one ingestion batch."""
+
+    RUNNING = "running"
+    APPLIED = "applied"  # every row valid and applied
+    PARTIAL = "partial"  # mode partial: valid rows applied, the rest in the error file
+    REJECTED = "rejected"  # nothing applied (atomic mode with errors, or a malformed file)
+
+
+BATCH_STATUS_ZH: Final = {
+    BatchStatus.RUNNING: "进行中",
+    BatchStatus.APPLIED: "已全部入库",
+    BatchStatus.PARTIAL: "部分入库",
+    BatchStatus.REJECTED: "已拒绝",
+}
+
+PERSON_STATUSES: Final = {"living": "在世", "deceased": "死亡", "emigrated": "迁出境外"}
+ENTITY_STATUSES: Final = ("存续", "吊销", "注销", "迁出")
+SEX_ZH: Final = {"M": "男", "F": "女"}
+
+
+class RegistryBatch(Base):
+    """One delivery of one department's file (or query) to one registry."""
+
+    __tablename__ = "registry_batches"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # "registry" would shadow DeclarativeBase.registry; the column keeps the plain name.
+    registry_name: Mapped[str] = mapped_column("registry", String(16))
+    source_department: Mapped[str] = mapped_column(String(32))
+    file_name: Mapped[str] = mapped_column(String(500))
+    file_format: Mapped[str] = mapped_column(String(16))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default=BatchStatus.RUNNING.value)
+    rows_read: Mapped[int] = mapped_column(Integer, default=0)
+    rows_invalid: Mapped[int] = mapped_column(Integer, default=0)
+    rows_inserted: Mapped[int] = mapped_column(Integer, default=0)
+    rows_updated: Mapped[int] = mapped_column(Integer, default=0)
+    rows_unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str | None] = mapped_column(Text)
+    error_file: Mapped[str | None] = mapped_column(String(500))
+    actor_username: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_registry_batches_registry_fingerprint", "registry", "fingerprint"),
+        Index("ix_registry_batches_registry_started_at", "registry", "started_at"),
+    )
+
+
+class _PersonColumns:
+    """Attributes of a person, shared by the current and the versions table."""
+
+    name: Mapped[str] = mapped_column(String(100))
+    former_names: Mapped[str | None] = mapped_column(String(500))
+    sex: Mapped[str] = mapped_column(String(1))
+    birth_date: Mapped[dt.date] = mapped_column(Date)
+    ethnicity: Mapped[str] = mapped_column(String(2))
+    nationality: Mapped[str] = mapped_column(String(3))
+    household_region_code: Mapped[str] = mapped_column(String(6))
+    household_address: Mapped[str] = mapped_column(String(300))
+    current_region_code: Mapped[str | None] = mapped_column(String(6))
+    current_address: Mapped[str | None] = mapped_column(String(300))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(16))
+    status_date: Mapped[dt.date | None] = mapped_column(Date)
+    row_hash: Mapped[str] = mapped_column(String(32))
+    source_department: Mapped[str] = mapped_column(String(32))
+    valid_from: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Person(_PersonColumns, Base):
+    """Current state of one person (人口基础信息), keyed by the resident ID number."""
+
+    __tablename__ = "registry_persons"
+
+    resident_id: Mapped[str] = mapped_column(String(18), primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("registry_batches.id", ondelete="RESTRICT"))
+
+    __table_args__ = (
+        Index("ix_registry_persons_name", "name"),
+        Index("ix_registry_persons_household_region_code", "household_region_code"),
+    )
+
+
+class PersonVersion(_PersonColumns, Base):
+    """One state a person had in the registry, from ``valid_from`` until ``valid_to`` (system time)."""
+
+    __tablename__ = "registry_person_versions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    resident_id: Mapped[str] = mapped_column(String(18))
+    batch_id: Mapped[int] = mapped_column(ForeignKey("registry_batches.id", ondelete="RESTRICT"))
+    valid_to: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_registry_person_versions_resident_id", "resident_id", "valid_from"),
+        Index("ix_registry_person_versions_batch_id", "batch_id"),
+    )
+
+
+class _EntityColumns:
+    """Attributes of a legal entity, shared by the current and the versions table."""
+
+    name: Mapped[str] = mapped_column(String(200))
+    former_names: Mapped[str | None] = mapped_column(String(1000))
+    entity_type: Mapped[str] = mapped_column(String(40))
+    registration_authority_code: Mapped[str] = mapped_column(String(1))
+    registration_authority: Mapped[str | None] = mapped_column(String(200))
+    org_code: Mapped[str] = mapped_column(String(9))
+    legal_representative_id: Mapped[str] = mapped_column(String(18))
+    registered_capital: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    established_date: Mapped[dt.date] = mapped_column(Date)
+    business_scope: Mapped[str | None] = mapped_column(Text)
+    region_code: Mapped[str] = mapped_column(String(6))
+    address: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(8))
+    status_date: Mapped[dt.date | None] = mapped_column(Date)
+    row_hash: Mapped[str] = mapped_column(String(32))
+    source_department: Mapped[str] = mapped_column(String(32))
+    valid_from: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Entity(_EntityColumns, Base):
+    """Current state of one legal entity (法人单位基础信息), keyed by the USCC."""
+
+    __tablename__ = "registry_entities"
+
+    uscc: Mapped[str] = mapped_column(String(18), primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("registry_batches.id", ondelete="RESTRICT"))
+
+    __table_args__ = (
+        Index("ix_registry_entities_name", "name"),
+        Index("ix_registry_entities_region_code", "region_code"),
+        Index("ix_registry_entities_legal_representative_id", "legal_representative_id"),
+    )
+
+
+class EntityVersion(_EntityColumns, Base):
+    """One state a legal entity had in the registry, from ``valid_from`` until ``valid_to``."""
+
+    __tablename__ = "registry_entity_versions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    uscc: Mapped[str] = mapped_column(String(18))
+    batch_id: Mapped[int] = mapped_column(ForeignKey("registry_batches.id", ondelete="RESTRICT"))
+    valid_to: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_registry_entity_versions_uscc", "uscc", "valid_from"),
+        Index("ix_registry_entity_versions_batch_id", "batch_id"),
+    )
