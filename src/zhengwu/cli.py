@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import click
 import uvicorn
+from sqlalchemy.orm import Session
 
 from zhengwu import __version__
 from zhengwu.accounts.cli import token_group, user_group
 from zhengwu.app import create_app
-from zhengwu.audit.cli import audit_group
+from zhengwu.audit.cli import audit_group, register_log_verifier
 from zhengwu.cli_support import CliState, echo_json, handle_errors, pass_state
 from zhengwu.db import current_revision, downgrade, upgrade
 from zhengwu.demo.cli import demo_command, seed_group
 from zhengwu.exchange.cli import exchange_group
+from zhengwu.exchange.verify import messagelog_verify
 from zhengwu.identifiers.cli import id_group
 from zhengwu.registries.cli import registries_group
 from zhengwu.sharing.cli import sharing_group
@@ -117,6 +120,14 @@ cli.add_command(seed_group)
 cli.add_command(exchange_group)
 cli.add_command(registries_group)
 cli.add_command(sharing_group)
+
+
+def _verify_message_log(db: Session) -> tuple[bool, dict[str, Any]]:
+    result = messagelog_verify(db)
+    return result.ok, result.to_dict()
+
+
+register_log_verifier("exchange_message_log", _verify_message_log)
 
 
 def main() -> None:
