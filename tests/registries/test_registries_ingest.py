@@ -253,3 +253,16 @@ def test_fast_path_and_row_path_agree(world: World) -> None:
     assert (first.inserted, again.inserted, again.updated, again.unchanged) == (PERSONS, 0, 0, PERSONS)
     person = world.db.get(Person, persons_rows(1)[0]["resident_id"])
     assert person is not None and person.nationality == "CHN" and person.former_names is None
+
+
+def test_first_load_keeps_every_index(world: World) -> None:
+    # On PostgreSQL the first load builds secondary indexes after the insert; they must all be back.
+    from sqlalchemy import inspect
+
+    before = {
+        t: {ix["name"] for ix in inspect(world.db.connection()).get_indexes(t)}
+        for t in ("registry_persons", "registry_person_versions")
+    }
+    world.ingest(world.persons_csv)
+    after = {t: {ix["name"] for ix in inspect(world.db.connection()).get_indexes(t)} for t in before}
+    assert after == before and "ix_registry_persons_name" in after["registry_persons"]

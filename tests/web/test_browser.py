@@ -2,41 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from servers import DemoServer
 from zhengwu.demo.services import DEMO_PASSWORD
 
-CHROMIUM = os.environ.get("ZHENGWU_TEST_CHROMIUM", "/usr/bin/chromium")
-# The machine has no internet: without these flags Chromium keeps trying to reach Google's services.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(
-            f"Chromium not found at {CHROMIUM}; scripts/ensure_services.sh installs Debian's chromium"
-        )
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
 
 
 @pytest.fixture
@@ -70,7 +45,7 @@ def test_wrong_password_is_explained(page: Page, demo_server: DemoServer) -> Non
     page.get_by_label("用户名").fill("reviewer")
     page.get_by_label("密码").fill("not-the-password")
     page.get_by_role("button", name="登录").click()
-    expect(page.get_by_role("status")).to_contain_text("用户名或密码错误")
+    expect(page.get_by_role("alert")).to_contain_text("用户名或密码错误")
 
 
 def test_create_a_token_and_see_it_once(page: Page, demo_server: DemoServer) -> None:

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from zhengwu.accounts.models import LEVEL_LABELS_ZH, ROLE_LABELS_ZH, Department, Role, User, UserRole
+from zhengwu.accounts.permissions import Actor
 from zhengwu.audit.models import AuditEvent
 from zhengwu.catalog.models import DataElement, Resource, ResourceStatus
 
@@ -30,7 +31,7 @@ class Bar:
 class PlatformFigures:
     figures: list[Figure]
     departments_by_level: list[Bar]
-    users_by_role: list[Bar]
+    users_by_role: list[Bar] | None
 
 
 def _bars(pairs: list[tuple[str, int]]) -> list[Bar]:
@@ -38,8 +39,10 @@ def _bars(pairs: list[tuple[str, int]]) -> list[Bar]:
     return [Bar(label, value, round(100 * value / top, 1)) for label, value in pairs]
 
 
-def platform_figures(db: Session) -> PlatformFigures:
-    """Counts of what the platform holds: public aggregate figures only."""
+def platform_figures(db: Session, *, actor: Actor) -> PlatformFigures:
+    """Counts of what the platform holds. Everyone sees the catalog and organisation figures; the
+    account and audit figures are for platform admins and auditors only."""
+    staff_view = actor.has(Role.PLATFORM_ADMIN, Role.AUDITOR)
     departments = int(db.scalar(select(func.count()).select_from(Department)) or 0)
     users = int(db.scalar(select(func.count()).select_from(User)) or 0)
     events = int(db.scalar(select(func.count()).select_from(AuditEvent)) or 0)
@@ -59,11 +62,12 @@ def platform_figures(db: Session) -> PlatformFigures:
             Figure("信息项", elements),
             Figure("提供部门", providers),
             Figure("接入部门", departments, "/admin/departments"),
-            Figure("用户", users),
-            Figure("审计记录", events),
+            *([Figure("用户", users), Figure("审计记录", events)] if staff_view else []),
         ],
         departments_by_level=_bars(
             [(LEVEL_LABELS_ZH[lv], int(by_level.get(lv, 0))) for lv in LEVEL_LABELS_ZH]
         ),
-        users_by_role=_bars([(ROLE_LABELS_ZH[r], int(by_role.get(r.value, 0))) for r in Role]),
+        users_by_role=_bars([(ROLE_LABELS_ZH[r], int(by_role.get(r.value, 0))) for r in Role])
+        if staff_view
+        else None,
     )

@@ -17,4 +17,4 @@ NAV = [NavItem("首页", "/", order=0)]
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, db: DbSession, actor: CurrentActor) -> Response:
-    return render(request, "home/index.html", {"title": "首页", "data": platform_figures(db)})
+    return render(request, "home/index.html", {"title": "首页", "data": platform_figures(db, actor=actor)})

@@ -28,6 +28,10 @@ versioned too.
 no version. ``registry_batches`` records every ingestion (its SM3 fingerprint makes a repeated file a
 no-op) and the error file of rejected rows.
 
+``batch_id`` deliberately has no foreign key constraint: PostgreSQL checks a foreign key with one
+lookup per inserted row, which tripled the time of a million-row load. Every version is written by
+:mod:`zhengwu.registries.ingest` in the same transaction as its batch row, and batches are never deleted.
+
 Former names are kept in ``former_names`` (names separated by "；"): delivered by the department, or
 accumulated automatically when a delivered name differs from the current one.
 """
@@ -38,7 +42,7 @@ import datetime as dt
 import enum
 from typing import Final
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Date, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from zhengwu.db import Base, BigId, UTCDateTime, utcnow
@@ -133,7 +137,7 @@ class Person(_PersonColumns, Base):
     __tablename__ = "registry_persons"
 
     resident_id: Mapped[str] = mapped_column(String(18), primary_key=True)
-    batch_id: Mapped[int] = mapped_column(ForeignKey("registry_batches.id", ondelete="RESTRICT"))
+    batch_id: Mapped[int] = mapped_column(BigId)  # no foreign key: see the module docstring
 
     __table_args__ = (
         Index("ix_registry_persons_name", "name"),
@@ -148,7 +152,7 @@ class PersonVersion(_PersonColumns, Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     resident_id: Mapped[str] = mapped_column(String(18))
-    batch_id: Mapped[int] = mapped_column(ForeignKey("registry_batches.id", ondelete="RESTRICT"))
+    batch_id: Mapped[int] = mapped_column(BigId)  # no foreign key: see the module docstring
     valid_to: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
@@ -186,7 +190,7 @@ class Entity(_EntityColumns, Base):
     __tablename__ = "registry_entities"
 
     uscc: Mapped[str] = mapped_column(String(18), primary_key=True)
-    batch_id: Mapped[int] = mapped_column(ForeignKey("registry_batches.id", ondelete="RESTRICT"))
+    batch_id: Mapped[int] = mapped_column(BigId)  # no foreign key: see the module docstring
 
     __table_args__ = (
         Index("ix_registry_entities_name", "name"),
@@ -202,7 +206,7 @@ class EntityVersion(_EntityColumns, Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     uscc: Mapped[str] = mapped_column(String(18))
-    batch_id: Mapped[int] = mapped_column(ForeignKey("registry_batches.id", ondelete="RESTRICT"))
+    batch_id: Mapped[int] = mapped_column(BigId)  # no foreign key: see the module docstring
     valid_to: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (

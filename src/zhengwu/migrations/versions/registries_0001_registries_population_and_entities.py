@@ -4,7 +4,8 @@ The registries domain has its own migration branch ("registries") starting at 00
 there; ``source_department`` holds a department code as delivered, not a foreign key, so batches stay
 readable after a department is renamed or merged). Each registry has a current-state table (one row
 per key, for fast lookups) and a versions table with system-time intervals [valid_from, valid_to)
-that answers "what did the registry say at time t". Reversible: downgrade drops the five tables.
+that answers "what did the registry say at time t". ``batch_id`` has no foreign key on purpose (a
+per-row check on bulk loads; see zhengwu.registries.models). Reversible: downgrade drops the five tables.
 
 Revision ID: registries_0001
 Revises: 0001
@@ -80,12 +81,6 @@ def upgrade() -> None:
         sa.Column("row_hash", sa.String(length=32), nullable=False),
         sa.Column("source_department", sa.String(length=32), nullable=False),
         sa.Column("valid_from", zhengwu.db.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["batch_id"],
-            ["registry_batches.id"],
-            name=op.f("fk_registry_entities_batch_id_registry_batches"),
-            ondelete="RESTRICT",
-        ),
         sa.PrimaryKeyConstraint("uscc", name=op.f("pk_registry_entities")),
     )
     with op.batch_alter_table("registry_entities", schema=None) as batch_op:
@@ -119,12 +114,6 @@ def upgrade() -> None:
         sa.Column("row_hash", sa.String(length=32), nullable=False),
         sa.Column("source_department", sa.String(length=32), nullable=False),
         sa.Column("valid_from", zhengwu.db.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["batch_id"],
-            ["registry_batches.id"],
-            name=op.f("fk_registry_entity_versions_batch_id_registry_batches"),
-            ondelete="RESTRICT",
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_registry_entity_versions")),
     )
     with op.batch_alter_table("registry_entity_versions", schema=None) as batch_op:
@@ -153,12 +142,6 @@ def upgrade() -> None:
         sa.Column("row_hash", sa.String(length=32), nullable=False),
         sa.Column("source_department", sa.String(length=32), nullable=False),
         sa.Column("valid_from", zhengwu.db.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["batch_id"],
-            ["registry_batches.id"],
-            name=op.f("fk_registry_person_versions_batch_id_registry_batches"),
-            ondelete="RESTRICT",
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_registry_person_versions")),
     )
     with op.batch_alter_table("registry_person_versions", schema=None) as batch_op:
@@ -187,12 +170,6 @@ def upgrade() -> None:
         sa.Column("row_hash", sa.String(length=32), nullable=False),
         sa.Column("source_department", sa.String(length=32), nullable=False),
         sa.Column("valid_from", zhengwu.db.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["batch_id"],
-            ["registry_batches.id"],
-            name=op.f("fk_registry_persons_batch_id_registry_batches"),
-            ondelete="RESTRICT",
-        ),
         sa.PrimaryKeyConstraint("resident_id", name=op.f("pk_registry_persons")),
     )
     with op.batch_alter_table("registry_persons", schema=None) as batch_op:
