@@ -24,6 +24,8 @@ from zhengwu.catalog import api as catalog_api
 from zhengwu.catalog import views as catalog_views
 from zhengwu.catalog.search import api as catalog_search_api
 from zhengwu.catalog.search import views as catalog_search_views
+from zhengwu.catalog.transfer import api as catalog_transfer_api
+from zhengwu.catalog.transfer import views as catalog_transfer_views
 from zhengwu.config import Settings, load_settings
 from zhengwu.db import Database
 from zhengwu.exchange import api as exchange_api
@@ -43,6 +45,7 @@ API_ROUTERS = [
     audit_api.router,
     catalog_api.router,
     catalog_search_api.router,
+    catalog_transfer_api.router,
     sharing_api.router,
     exchange_api.router,
     registries_api.router,
@@ -53,6 +56,7 @@ PAGE_ROUTERS = [
     audit_views.router,
     catalog_views.router,
     catalog_search_views.router,
+    catalog_transfer_views.router,
     sharing_views.router,
     exchange_views.router,
     registries_views.router,
@@ -64,6 +68,7 @@ NAV = sorted(
         *audit_views.NAV,
         *catalog_views.NAV,
         *catalog_search_views.NAV,
+        *catalog_transfer_views.NAV,
         *sharing_views.NAV,
         *exchange_views.NAV,
         *registries_views.NAV,

@@ -17,6 +17,7 @@ from zhengwu import __version__
 from zhengwu.accounts.cli import token_group, user_group
 from zhengwu.app import create_app
 from zhengwu.audit.cli import audit_group, register_log_verifier
+from zhengwu.catalog.search.cli import catalog_group
 from zhengwu.cli_support import CliState, echo_json, handle_errors, pass_state
 from zhengwu.db import current_revision, downgrade, upgrade
 from zhengwu.demo.cli import demo_command, seed_group
@@ -120,6 +121,7 @@ cli.add_command(seed_group)
 cli.add_command(exchange_group)
 cli.add_command(registries_group)
 cli.add_command(sharing_group)
+cli.add_command(catalog_group)
 
 
 def _verify_message_log(db: Session) -> tuple[bool, dict[str, Any]]:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from factories import login, make_user
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from factories import login, make_user
 from zhengwu.accounts.models import Role
 
 

@@ -200,7 +200,7 @@ def test_drafts_submissions_and_withdrawn_entries_are_never_found(db: Session) -
     for who in (READER, as_owner, CATALOG_SYSTEM):
         names = [h.name for h in resource_search(db, actor=who, q="不动产").results]
         assert names == ["不动产登记簿"]
-    assert db.scalar(select(SearchDoc.name).where(SearchDoc.code == gone.code)) is None
+    assert db.scalar(select(SearchDoc.resource_id).where(SearchDoc.resource_id == gone.id)) is None
 
 
 def test_a_revision_is_searchable_only_once_published(db: Session, dept: int) -> None:

@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - only fixed table and column names are formatted into SQL here.
 """Writing the search index: published snapshots in, postings and docs rows out, in bulk.
 
 Only the snapshot *in force* of a published resource is read (the ``catalog_resource_versions`` row of
@@ -11,6 +12,7 @@ into a temporary table and copies them across in key order.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -30,16 +32,18 @@ from zhengwu.catalog.models import (
     ShareType,
     UpdateFrequency,
 )
-from zhengwu.catalog.search.models import SearchDoc, SearchDocTerms, SearchTerm
+from zhengwu.catalog.search.models import POSTING_INCLUDE, SearchDoc, SearchDocTerms, SearchTerm, SearchVocab
 from zhengwu.catalog.search.tokens import DocumentText, document_terms, name_key
 
 BATCH = 1000
-_POSTING_SQL = "INSERT INTO catalog_search_terms (term, weight, resource_id) VALUES (?, ?, ?)"
-_LOAD_SQL = "INSERT INTO search_terms_load (term, weight, resource_id) VALUES (?, ?, ?)"
+POSTING_COLUMNS = ("term", "resource_id", *POSTING_INCLUDE)
+_POSTING_LIST = ", ".join(POSTING_COLUMNS)
+_MARKS = ", ".join("?" * len(POSTING_COLUMNS))
+_POSTING_SQL = f"INSERT INTO catalog_search_terms ({_POSTING_LIST}) VALUES ({_MARKS})"
+_LOAD_SQL = f"INSERT INTO search_terms_load ({_POSTING_LIST}) VALUES ({_MARKS})"
 DOC_COLUMNS = (
-    "resource_id", "code", "name", "name_key", "name_len", "provider_id", "provider_code", "provider_name",
-    "category", "classification", "topic_code", "topic_name", "share_type", "open_type", "delivery",
-    "update_frequency", "facet_key", "format", "element_count", "version", "published_at",
+    "resource_id", "name_key", "name_len", "provider_id", "topic_code", "classification", "facet_key",
+    "published_at",
 )  # fmt: skip
 
 # The five small facets packed into ``facet_key`` (mixed radix, in this order).
@@ -59,6 +63,18 @@ def pack_facets(values: dict[str, str]) -> int:
         value = values.get(name, "")
         key = key * (len(choices) + 1) + (choices.index(value) + 1 if value in choices else 0)
     return key
+
+
+def facet_digit(name: str) -> tuple[int, int, dict[str, int]]:
+    """How to read one facet out of ``facet_key`` in SQL: ``(facet_key / divisor) % modulus``, and the
+    digit of each value."""
+    names = [n for n, _ in PACKED_FACETS]
+    index = names.index(name)
+    divisor = 1
+    for _, choices in PACKED_FACETS[index + 1 :]:
+        divisor *= len(choices) + 1
+    choices = PACKED_FACETS[index][1]
+    return divisor, len(choices) + 1, {value: i + 1 for i, value in enumerate(choices)}
 
 
 @cache
@@ -129,24 +145,22 @@ def index_row(src: Source) -> tuple[dict[str, Any], dict[str, int]]:
     facets = {name: str(snap.get(name) or "") for name, _ in PACKED_FACETS}
     doc = {
         "resource_id": src.resource_id,
-        "code": src.code,
-        "name": name[:200],
         "name_key": key,
         "name_len": len(key),
         "provider_id": src.provider_id,
-        "provider_code": src.provider_code,
-        "provider_name": src.provider_name,
-        "classification": str(snap.get("classification") or ""),
         "topic_code": snap.get("topic_code"),
-        "topic_name": snap.get("topic_name"),
-        **facets,
+        "classification": str(snap.get("classification") or "")[:32],
         "facet_key": pack_facets(facets),
-        "format": str(snap.get("format") or "")[:32],
-        "element_count": len(elements),
-        "version": src.version,
         "published_at": src.published_at,
     }
     return doc, terms
+
+
+def _sqlite_time(value: dt.datetime | None) -> str | None:
+    # SQLAlchemy's SQLite DATETIME storage format, in UTC (what UTCDateTime stores).
+    if value is None:
+        return None
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
 def _raw(db: Session) -> Any:
@@ -160,6 +174,34 @@ def _copy(db: Session, table: str, columns: Sequence[str], rows: Iterable[Sequen
             copy.write_row(row)
 
 
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_value(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return str(value).translate(_COPY_ESCAPES)
+
+
+def _copy_postings(db: Session, postings: list[tuple[Any, ...]]) -> None:
+    # Millions of rows: formatting COPY's text format here is several times faster than write_row().
+    # A resource's postings share everything but term and weight: format that tail once per resource.
+    lines: list[str] = []
+    tail_of: dict[int, str] = {}
+    for term, rid, weight, *rest in postings:
+        tail = tail_of.get(rid)
+        if tail is None:
+            tail = tail_of[rid] = "\t".join(_copy_value(v) for v in rest)
+        lines.append(f"{term.translate(_COPY_ESCAPES)}\t{rid}\t{weight}\t{tail}\n")
+    with (
+        _raw(db).cursor() as cur,
+        cur.copy(f"COPY catalog_search_terms ({_POSTING_LIST}) FROM STDIN") as copy,
+    ):
+        copy.write("".join(lines))
+
+
 class _Writer:
     """Buffers index rows and writes them in batches with the backend's bulk path."""
 
@@ -169,23 +211,35 @@ class _Writer:
         self.bulk = bulk
         self.docs: list[dict[str, Any]] = []
         self.doc_terms: list[tuple[int, str]] = []
-        self.postings: list[tuple[str, int, int]] = []
+        self.postings: list[tuple[Any, ...]] = []
         self.count = 0
         if bulk and not self.postgres:
             _raw(db).execute(
-                "CREATE TEMP TABLE IF NOT EXISTS search_terms_load "
-                "(term TEXT, weight INTEGER, resource_id INTEGER)"
+                "CREATE TEMP TABLE IF NOT EXISTS search_terms_load (term TEXT, resource_id INTEGER, "
+                "weight INTEGER, facet_key INTEGER, provider_id INTEGER, topic_code TEXT, name_len INTEGER, "
+                "published_at TEXT)"
             )
 
-    def add(self, src: Source) -> None:
+    def add(self, src: Source) -> dict[str, int]:
+        """Buffer the rows of one resource; returns its terms."""
         doc, terms = index_row(src)
         self.docs.append(doc)
         rid = src.resource_id
-        self.postings.extend((t, w, rid) for t, w in terms.items())
+        extra = (
+            doc["facet_key"],
+            doc["provider_id"],
+            doc["topic_code"],
+            doc["name_len"],
+            doc["published_at"],
+        )
+        if not self.postgres:  # the raw driver stores what SQLAlchemy's UTCDateTime would
+            extra = (*extra[:4], _sqlite_time(doc["published_at"]))
+        self.postings.extend((t, rid, w, *extra) for t, w in terms.items())
         self.doc_terms.append((rid, " ".join(f"{t}:{w}" for t, w in terms.items())))
         self.count += 1
         if len(self.docs) >= BATCH:
             self.flush()
+        return terms
 
     def flush(self) -> None:
         if not self.docs:
@@ -195,7 +249,7 @@ class _Writer:
                 self.db, "catalog_search_docs", DOC_COLUMNS, ([d[c] for c in DOC_COLUMNS] for d in self.docs)
             )
             _copy(self.db, "catalog_search_doc_terms", ("resource_id", "terms"), self.doc_terms)
-            _copy(self.db, "catalog_search_terms", ("term", "weight", "resource_id"), self.postings)
+            _copy_postings(self.db, self.postings)
         else:
             self.db.execute(insert(SearchDoc), self.docs)
             raw = _raw(self.db)
@@ -208,12 +262,22 @@ class _Writer:
         self.postings.clear()
 
 
+_VOCAB_ADD = (
+    "INSERT INTO catalog_search_vocab (term, df) VALUES (:term, 1) "
+    "ON CONFLICT (term) DO UPDATE SET df = catalog_search_vocab.df + 1"
+)
+_VOCAB_SUB = "UPDATE catalog_search_vocab SET df = df - 1 WHERE term = :term"
+
+
 def write_index(db: Session, sources: Iterable[Source]) -> int:
     """Index a few resources (publication, revision); their old rows must be deleted first."""
     writer = _Writer(db, bulk=False)
+    terms: list[dict[str, str]] = []
     for src in sources:
-        writer.add(src)
+        terms += [{"term": t} for t in writer.add(src)]
     writer.flush()
+    if terms:
+        db.execute(text(_VOCAB_ADD), terms)
     return writer.count
 
 
@@ -222,11 +286,16 @@ def rebuild_index(db: Session) -> int:
     postgres = db.get_bind().dialect.name == "postgresql"
     if postgres:
         # TRUNCATE and the key rebuilt in one sort; both are transactional in PostgreSQL.
-        db.execute(text("TRUNCATE catalog_search_terms, catalog_search_doc_terms, catalog_search_docs"))
+        db.execute(
+            text(
+                "TRUNCATE catalog_search_terms, catalog_search_vocab, catalog_search_doc_terms, "
+                "catalog_search_docs"
+            )
+        )
         db.execute(text("ALTER TABLE catalog_search_terms DROP CONSTRAINT pk_catalog_search_terms"))
         db.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
     else:
-        for model in (SearchTerm, SearchDocTerms, SearchDoc):
+        for model in (SearchTerm, SearchVocab, SearchDocTerms, SearchDoc):
             db.execute(delete(model))
     writer = _Writer(db, bulk=True)
     for src in published_sources(db, None):
@@ -236,16 +305,22 @@ def rebuild_index(db: Session) -> int:
         db.execute(
             text(
                 "ALTER TABLE catalog_search_terms ADD CONSTRAINT pk_catalog_search_terms "
-                "PRIMARY KEY (term, weight, resource_id)"
+                f"PRIMARY KEY (term, resource_id) INCLUDE ({', '.join(POSTING_INCLUDE)})"
             )
         )
     else:
         raw = _raw(db)
         raw.execute(
-            "INSERT INTO catalog_search_terms (term, weight, resource_id) "
-            "SELECT term, weight, resource_id FROM search_terms_load ORDER BY term, weight, resource_id"
+            f"INSERT INTO catalog_search_terms ({_POSTING_LIST}) "
+            f"SELECT {_POSTING_LIST} FROM search_terms_load ORDER BY term, resource_id"
         )
         raw.execute("DROP TABLE search_terms_load")
+    db.execute(
+        text(
+            "INSERT INTO catalog_search_vocab (term, df) "
+            "SELECT term, count(*) FROM catalog_search_terms GROUP BY term"
+        )
+    )
     return writer.count
 
 
@@ -262,14 +337,12 @@ def delete_index(db: Session, resource_ids: Sequence[int]) -> None:
         for term, _, weight in (item.rpartition(":") for item in terms.split())
     ]
     if keys:
+        db.execute(text(_VOCAB_SUB), [{"term": k["term"]} for k in keys])
         t = SearchTerm.__table__.c
         by_key = delete(SearchTerm).where(
             t.term == bindparam("k_term"),
-            t.weight == bindparam("k_weight"),
             t.resource_id == bindparam("k_id"),
         )
-        db.connection().execute(
-            by_key, [{"k_term": k["term"], "k_weight": k["weight"], "k_id": k["resource_id"]} for k in keys]
-        )
+        db.connection().execute(by_key, [{"k_term": k["term"], "k_id": k["resource_id"]} for k in keys])
     db.execute(delete(SearchDocTerms).where(SearchDocTerms.resource_id.in_(resource_ids)))
     db.execute(delete(SearchDoc).where(SearchDoc.resource_id.in_(resource_ids)))

@@ -1,21 +1,22 @@
 """Catalog search: keeping the index of published resources, and querying it with facets and ranking.
 
-Index. Only the snapshot *in force* of a published resource is indexed (``catalog_resource_versions``
-row of ``published_version``), never the working copy, so a revision being edited, a draft or a
-withdrawn entry cannot be found. The entry lifecycle calls :func:`search_index_update` on publication and
-:func:`search_index_remove` on withdrawal; :func:`search_index_rebuild` recreates everything.
+Index (``indexing.py``). Only the snapshot *in force* of a published resource is indexed (the
+``catalog_resource_versions`` row of ``published_version``), never the working copy, so a revision
+being edited, a draft or a withdrawn entry cannot be found. The entry lifecycle calls
+:func:`search_index_update` on publication and :func:`search_index_remove` on withdrawal;
+:func:`search_index_rebuild` recreates everything.
 
-Matching. A query is segmented with jieba (``tokens.parse_query``): an AND of words, each word an OR of
-ways to spell it with index terms. PostgreSQL answers it from a weighted ``tsvector`` under a GIN index
-(lexemes are written literally, never parsed by a text search configuration, which would treat a Chinese
-run as one token); SQLite from the ``catalog_search_terms`` inverted index with INTERSECT/UNION.
+Matching (``tokens.py``, ``query.py``). Index and query are segmented with jieba (search mode; names
+also by character bigrams and single characters, and by pinyin initials). A query is an AND of words;
+each word uses the first of its spellings whose terms all occur in the index. The same SQL runs on
+PostgreSQL and SQLite over one inverted index: from the rarest term's postings, the other terms probed.
 
 Ranking, best first: exact name (or resource code), name prefix, every word in the name, every word in
 name/keywords/topic/provider/summary, then matches that need the data elements; within a rank shorter
 names first, then the most recently published.
 
 Facets count the hits of the current query *and* filters (as CKAN does), in the same statement as the
-page of hits, over a materialised set of matching rows.
+page of hits.
 """
 
 from __future__ import annotations
@@ -27,16 +28,15 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import (
-    and_,
-    select,
-)
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
+from zhengwu.accounts.models import Department
 from zhengwu.accounts.permissions import Actor, require_authenticated
 from zhengwu.catalog.models import (
     Delivery,
     OpenType,
+    Resource,
     ResourceCategory,
     ResourceVersion,
     ShareType,
@@ -44,7 +44,6 @@ from zhengwu.catalog.models import (
 )
 from zhengwu.catalog.schemas import ENUM_LABELS_ZH, RESOURCE_CODE_PATTERN
 from zhengwu.catalog.search.indexing import delete_index, published_sources, rebuild_index, write_index
-from zhengwu.catalog.search.models import SearchDoc
 from zhengwu.catalog.search.query import Filters, Rows, search_rows
 from zhengwu.catalog.search.schemas import (
     FACET_NAMES,
@@ -65,16 +64,11 @@ from zhengwu.errors import ValidationError
 MAX_PAGE_SIZE = 100
 MAX_OFFSET = 10_000
 _CODE_RE = re.compile(RESOURCE_CODE_PATTERN)
-_BATCH = 500
 _MATCH_KINDS: tuple[MatchKind, ...] = ("exact", "prefix", "name", "text", "element")
 
 
 # ---------------------------------------------------------------------------------------------------
 # Keeping the index
-
-
-def _is_postgres(db: Session) -> bool:
-    return db.get_bind().dialect.name == "postgresql"
 
 
 def search_index_update(db: Session, *, resource_id: int) -> None:
@@ -130,15 +124,6 @@ _ENUMS: dict[str, type[Any]] = {
     "open_type": OpenType,
     "delivery": Delivery,
     "update_frequency": UpdateFrequency,
-}
-_FILTER_COLUMNS = {
-    "provider": SearchDoc.provider_code,
-    "category": SearchDoc.category,
-    "topic": SearchDoc.topic_code,
-    "share_type": SearchDoc.share_type,
-    "open_type": SearchDoc.open_type,
-    "delivery": SearchDoc.delivery,
-    "update_frequency": SearchDoc.update_frequency,
 }
 _FILTER_LABELS_ZH = {
     "category": "目录类别",
@@ -308,17 +293,28 @@ def _assemble(
         )
     hits, total = rows.hits, rows.total
     ids = [rid for rid, _ in hits]
-    d = SearchDoc.__table__.c
-    # The docs rows of the page with the snapshot they were indexed from, in one round trip.
+    # The page's resources with the snapshot in force (what was indexed), in one round trip.
     query = (
-        select(*d, ResourceVersion.snapshot)
+        select(
+            Resource.id,
+            Resource.code,
+            Resource.published_version,
+            Resource.published_at,
+            Department.code.label("provider_code"),
+            Department.name.label("provider_name"),
+            ResourceVersion.snapshot,
+        )
+        .join(Department, Department.id == Resource.provider_id)
         .join(
             ResourceVersion,
-            and_(ResourceVersion.resource_id == d.resource_id, ResourceVersion.version == d.version),
+            and_(
+                ResourceVersion.resource_id == Resource.id,
+                ResourceVersion.version == Resource.published_version,
+            ),
         )
-        .where(d.resource_id.in_(ids))
+        .where(Resource.id.in_(ids))
     )
-    docs = {row.resource_id: row for row in db.execute(query)} if ids else {}
+    docs = {row.id: row for row in db.execute(query)} if ids else {}
     needles = list(parsed.highlights) + ([code_query] if code_query else [])
     results: list[SearchHit] = []
     for rid, rank in hits:
@@ -343,10 +339,18 @@ def _plain(text: str) -> str:
     return normalize(text)
 
 
+def _enum(cls: type[Any], value: Any, default: Any) -> Any:
+    try:
+        return cls(value)
+    except ValueError:
+        return default
+
+
 def _hit(doc: Any, snap: dict[str, Any], rank: int, needles: list[str], *, browsing: bool) -> SearchHit:
     matched: list[MatchedElement] = []
+    elements = snap.get("elements") or []
     if needles:
-        for element in snap.get("elements") or []:
+        for element in elements:
             name, name_en = str(element.get("name") or ""), str(element.get("name_en") or "")
             plain = _plain(name) + " " + name_en.lower()
             if any(n in plain for n in needles):
@@ -355,31 +359,37 @@ def _hit(doc: Any, snap: dict[str, Any], rank: int, needles: list[str], *, brows
                 )
             if len(matched) >= 5:
                 break
+    name = str(snap.get("name") or "")
     summary = str(snap.get("summary") or "")
+    category = _enum(ResourceCategory, snap.get("category"), ResourceCategory.DEPARTMENTAL)
+    share = _enum(ShareType, snap.get("share_type"), ShareType.CONDITIONAL)
+    open_type = _enum(OpenType, snap.get("open_type"), OpenType.CLOSED)
+    delivery = _enum(Delivery, snap.get("delivery"), Delivery.API)
+    frequency = _enum(UpdateFrequency, snap.get("update_frequency"), UpdateFrequency.IRREGULAR)
     return SearchHit(
         code=doc.code,
-        name=doc.name,
-        name_html=str(highlight(doc.name, needles)),
+        name=name,
+        name_html=str(highlight(name, needles)),
         url=f"/catalog/resources/{doc.code}",
         provider_code=doc.provider_code,
         provider_name=doc.provider_name,
-        category=ResourceCategory(doc.category),
-        category_label=_label("category", doc.category),
-        topic_code=doc.topic_code,
-        topic_name=doc.topic_name,
-        share_type=ShareType(doc.share_type),
-        share_type_label=_label("share_type", doc.share_type),
-        open_type=OpenType(doc.open_type),
-        open_type_label=_label("open_type", doc.open_type),
-        delivery=Delivery(doc.delivery),
-        delivery_label=_label("delivery", doc.delivery),
-        update_frequency=UpdateFrequency(doc.update_frequency),
-        update_frequency_label=_label("update_frequency", doc.update_frequency),
-        format=doc.format,
+        category=category,
+        category_label=_label("category", category.value),
+        topic_code=snap.get("topic_code"),
+        topic_name=snap.get("topic_name"),
+        share_type=share,
+        share_type_label=_label("share_type", share.value),
+        open_type=open_type,
+        open_type_label=_label("open_type", open_type.value),
+        delivery=delivery,
+        delivery_label=_label("delivery", delivery.value),
+        update_frequency=frequency,
+        update_frequency_label=_label("update_frequency", frequency.value),
+        format=str(snap.get("format") or ""),
         summary_html=str(highlight(summary, needles, limit=160)),
         matched_elements=matched,
-        element_count=doc.element_count,
-        version=doc.version,
+        element_count=len(elements),
+        version=doc.published_version,
         published_at=doc.published_at,
         match="all" if browsing or rank >= len(_MATCH_KINDS) else _MATCH_KINDS[rank],
     )

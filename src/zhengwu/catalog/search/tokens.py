@@ -235,7 +235,8 @@ class Term:
     prefix: bool = False
 
 
-# A query is an AND of words; a word is an OR of alternatives; an alternative is an AND of terms.
+# A query is an AND of words; a word is a list of alternative spellings (see _cjk_word), each an AND
+# of terms.
 Alternative = tuple[Term, ...]
 Word = tuple[Alternative, ...]
 
@@ -274,10 +275,15 @@ def _cjk_word(run: str) -> Word:
         return ((Term(run),),)
     precise = [t for t in _precise_tokens(run) if not (len(t) == 1 and t in STOP_CHARS)]
     precise = precise or list(_precise_tokens(run))
-    alternatives: list[Alternative] = [tuple(Term(t) for t in dict.fromkeys(precise))]
     finer = [p for t in precise for p in _finer(t)]
-    alternatives.append(tuple(Term(t) for t in dict.fromkeys(finer)))
-    alternatives.append(tuple(Term(t) for t in dict.fromkeys(_bigrams(run))))
+    # In order of preference: the dictionary parts (every text that has the whole word has its parts
+    # too, so they find a superset), the words themselves, then the name bigrams for a word jieba cuts
+    # differently inside a longer name. A query uses the first whose terms all occur in the index.
+    alternatives: list[Alternative] = [
+        tuple(Term(t) for t in dict.fromkeys(finer)),
+        tuple(Term(t) for t in dict.fromkeys(precise)),
+        tuple(Term(t) for t in dict.fromkeys(_bigrams(run))),
+    ]
     unique = list(dict.fromkeys(alternatives))
     return tuple(unique)
 

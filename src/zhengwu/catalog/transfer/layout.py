@@ -50,7 +50,7 @@ def key_of(text: str) -> str:
     return text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: there is one of each
 class Column:
     """One column of a sheet: its header, the field it fills, how its cells are read."""
 

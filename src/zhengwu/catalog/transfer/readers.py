@@ -141,49 +141,71 @@ class _Header:
     by_index: dict[int, Column]
 
 
+def _known(row: list[str], columns: tuple[Column, ...]) -> dict[int, Column]:
+    return {i: c for i, text in enumerate(row) if text and (c := find_column(columns, text)) is not None}
+
+
 def _resolve_header(
     rows: list[list[str]], columns: tuple[Column, ...], sheet: str, issues: list[Issue], kind: str
 ) -> _Header | None:
-    """Find the header among the first rows; complete it from the row above (vertically merged cells)."""
+    """Find the header among the first rows, including a second header row above or below it.
+
+    Departments' sheets often have a title row, and group headers merged across columns (“共享属性”
+    over 共享类型/共享条件/共享方式) with the real names in the row below, while the other names are
+    merged over both rows (their text sits in the upper row only). Per column, the lowest row that
+    names a known column wins.
+    """
     scores = [_header_score(r, columns) for r in rows]
     if not scores or max(scores) < 2:
         issues.append(Issue(sheet, None, None, "找不到表头：前 10 行中没有“信息资源名称”等列名"))
         return None
-    index = scores.index(max(scores))
-    header = list(rows[index])
-    above = rows[index - 1] if index > 0 else []
+    best = scores.index(max(scores))
+    band = [best]
+    known_best = _known(rows[best], columns)
+    for other in (best - 1, best + 1):
+        if 0 <= other < len(rows):
+            extra = _known(rows[other], columns)
+            if extra and all(i not in known_best for i in extra):
+                band.append(other)
+    band.sort()
     by_index: dict[int, Column] = {}
-    for i in range(max(len(header), len(above))):
-        text = header[i] if i < len(header) else ""
-        col = find_column(columns, text) if text else None
-        if col is None and not text and i < len(above) and above[i]:
-            # A header cell merged over two rows keeps its text in the upper row only.
-            col = find_column(columns, above[i])
-            text = above[i] if col else ""
+    width = max(len(rows[r]) for r in band)
+    for i in range(width):
+        texts = [rows[r][i] for r in reversed(band) if i < len(rows[r]) and rows[r][i]]
+        col = next((c for t in texts if (c := find_column(columns, t)) is not None), None)
         if col is None:
-            if text:
+            if texts:
                 issues.append(
-                    Issue(sheet, index + 1, f"{column_letter(i)} 列（{text}）", "未知的列，已忽略", "warning")
+                    Issue(
+                        sheet,
+                        band[-1] + 1,
+                        f"{column_letter(i)} 列（{texts[0]}）",
+                        "未知的列，已忽略",
+                        "warning",
+                    )
                 )
             continue
         if col in by_index.values():
             issues.append(
-                Issue(sheet, index + 1, f"{column_letter(i)} 列（{text}）", f"重复的列“{col.header}”")
+                Issue(
+                    sheet, band[-1] + 1, f"{column_letter(i)} 列（{col.header}）", f"重复的列“{col.header}”"
+                )
             )
             continue
         by_index[i] = col
+    header_row = band[-1] + 1
     present = set(by_index.values())
     for col in columns:
         if col.required and col not in present:
-            issues.append(Issue(sheet, index + 1, col.header, f"缺少必填列“{col.header}”"))
+            issues.append(Issue(sheet, header_row, col.header, f"缺少必填列“{col.header}”"))
     if kind != "elements" and not present & {c for c in columns if c.key in ("open_flag", "open_type")}:
-        issues.append(Issue(sheet, index + 1, "开放类型", "缺少“是否向社会开放”或“开放类型”列"))
+        issues.append(Issue(sheet, header_row, "开放类型", "缺少“是否向社会开放”或“开放类型”列"))
     if kind == "elements" and not present & {c for c in columns if c.key in ELEMENT_LINK_KEYS}:
-        issues.append(Issue(sheet, index + 1, "资源序号", "缺少“资源序号”“信息资源代码”或“信息资源名称”列"))
-    return _Header(row=index + 1, by_index=by_index)
+        issues.append(Issue(sheet, header_row, "资源序号", "缺少“资源序号”“信息资源代码”或“信息资源名称”列"))
+    return _Header(row=header_row, by_index=by_index)
 
 
-def _cells(sheet: str, row_number: int, row: list[str], header: _Header, header_row: list[str]) -> Cells:
+def _cells(sheet: str, row_number: int, row: list[str], header: _Header) -> Cells:
     values: dict[str, str] = {}
     where: dict[str, str] = {}
     for i, col in header.by_index.items():
@@ -212,7 +234,6 @@ def _table(
     header = _resolve_header([r for _, r in head], columns, sheet, issues, kind)
     if header is None:
         return None
-    header_row = head[header.row - 1][1]
     out: list[Cells] = []
     empty_run = 0
 
@@ -230,7 +251,7 @@ def _table(
         if len(out) >= max_rows:
             issues.append(Issue(sheet, number, None, f"行数超过上限 {max_rows}，请分批导入"))
             return None
-        out.append(_cells(sheet, number, row, header, header_row))
+        out.append(_cells(sheet, number, row, header))
     return out
 
 
@@ -436,7 +457,7 @@ def read_json(data: bytes) -> Parsed:
         for key in unknown:
             parsed.issues.append(Issue("resources", index, key, "未知的字段，已忽略", "warning"))
         values = {k: _json_text(v) for k, v in item.items() if k in _JSON_RESOURCE_KEYS}
-        cells = Cells("resources", index, values, {k: k for k in values})
+        cells = Cells("resources", index, values, {k: k for k in _JSON_RESOURCE_KEYS})
         parsed.resources.append(cells)
         elements = item.get("elements") or []
         nested: list[Cells] = []
@@ -449,7 +470,7 @@ def read_json(data: bytes) -> Parsed:
                 parsed.issues.append(Issue(sheet, j, None, "每个信息项应为一个 JSON 对象"))
                 continue
             ev = {k: _json_text(v) for k, v in element.items() if k in _JSON_ELEMENT_KEYS}
-            nested.append(Cells(sheet, j, ev, {k: k for k in ev}))
+            nested.append(Cells(sheet, j, ev, {k: k for k in _JSON_ELEMENT_KEYS}))
         parsed.nested[index] = nested
     return parsed
 
