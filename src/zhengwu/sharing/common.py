@@ -80,6 +80,20 @@ def require_department_staff(actor: Actor, department_id: int) -> None:
         )
 
 
+def require_party(actor: Actor, *, consumer_id: int, provider_id: int, what_zh: str, what_en: str) -> None:
+    """Allow a platform admin, or department staff of the consumer or the provider of ``what``."""
+    require_authenticated(actor)
+    if actor.has(Role.PLATFORM_ADMIN):
+        return
+    require_roles(actor, *DEPARTMENT_STAFF)
+    if actor.department_id not in (consumer_id, provider_id):
+        raise PermissionDenied(
+            f"只能查看本部门提出或收到的{what_zh}",
+            message_en=f"only the two departments concerned may read a {what_en}",
+            code="sharing.forbidden",
+        )
+
+
 def acting_department(actor: Actor, requested: int | None, *, field: str = "consumer_department_id") -> int:
     """The department on whose behalf ``actor`` acts: its own, or any for a platform admin."""
     require_authenticated(actor)

@@ -34,7 +34,6 @@ from zhengwu.sharing.calendar import (
     working_days_between,
 )
 from zhengwu.sharing.common import (
-    DEPARTMENT_STAFF,
     acting_department,
     active_department,
     department_names,
@@ -42,6 +41,7 @@ from zhengwu.sharing.common import (
     published_elements,
     record_event,
     require_department_staff,
+    require_party,
     require_published,
     resolve_elements,
     resource_by_code,
@@ -49,7 +49,7 @@ from zhengwu.sharing.common import (
 from zhengwu.sharing.models import LABELS_ZH, CorrectionRequest, CorrectionStatus, SharingEvent
 from zhengwu.sharing.schemas import CorrectionAnswerIn, CorrectionIn, CorrectionOut, EventOut
 
-# Default answer deadline; the lead is asked to add Settings.correction_deadline_working_days.
+# Default answer deadline (Settings.correction_deadline_working_days is what the platform passes).
 CORRECTION_DEADLINE_WORKING_DAYS = 10
 
 CorrectionBox = Literal["mine", "to_me", "all"]
@@ -185,16 +185,13 @@ def _load(db: Session, correction_id: int, *, lock: bool = False) -> CorrectionR
 
 
 def _require_can_read(actor: Actor, row: CorrectionRequest) -> None:
-    require_authenticated(actor)
-    if actor.has(Role.PLATFORM_ADMIN):
-        return
-    require_roles(actor, *DEPARTMENT_STAFF)
-    if actor.department_id not in (row.consumer_id, row.provider_id):
-        raise PermissionDenied(
-            "只能查看本部门提出或收到的校核",
-            message_en="only the two departments concerned may read a correction request",
-            code="sharing.forbidden",
-        )
+    require_party(
+        actor,
+        consumer_id=row.consumer_id,
+        provider_id=row.provider_id,
+        what_zh="校核",
+        what_en="correction request",
+    )
 
 
 def correction_get(

@@ -43,7 +43,6 @@ from zhengwu.sharing.calendar import (
     working_days_between,
 )
 from zhengwu.sharing.common import (
-    DEPARTMENT_STAFF,
     ElementInfo,
     acting_department,
     active_department,
@@ -53,6 +52,7 @@ from zhengwu.sharing.common import (
     published_elements,
     record_event,
     require_department_staff,
+    require_party,
     require_published,
     required_text,
     resolve_elements,
@@ -336,16 +336,9 @@ def _load_request(db: Session, request_id: int, *, lock: bool = False) -> ShareR
 
 
 def _require_can_read_request(actor: Actor, row: ShareRequest) -> None:
-    require_authenticated(actor)
-    if actor.has(Role.PLATFORM_ADMIN):
-        return
-    require_roles(actor, *DEPARTMENT_STAFF)
-    if actor.department_id not in (row.consumer_id, row.provider_id):
-        raise PermissionDenied(
-            "只能查看本部门提出或收到的申请",
-            message_en="only the two departments concerned may read a request",
-            code="sharing.forbidden",
-        )
+    require_party(
+        actor, consumer_id=row.consumer_id, provider_id=row.provider_id, what_zh="申请", what_en="request"
+    )
 
 
 def share_request_get(
