@@ -17,6 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+import pyarrow.parquet as pq
+from openpyxl import load_workbook
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
 from zhengwu.crypto import Sm3Hasher
 from zhengwu.errors import ValidationError
 
@@ -150,7 +155,6 @@ def _csv_problem(exc: Exception, line: int) -> ValidationError:
 
 def read_xlsx(path: Path) -> Delivery:
     """Stream the first worksheet of an Excel workbook (read-only mode: constant memory)."""
-    from openpyxl import load_workbook  # imported here: only Excel deliveries pay for it
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
@@ -194,7 +198,6 @@ def read_xlsx(path: Path) -> Delivery:
 
 def read_parquet(path: Path, *, batch_size: int = 50_000) -> Delivery:
     """Stream a Parquet file batch by batch."""
-    import pyarrow.parquet as pq
 
     try:
         parquet = pq.ParquetFile(path)
@@ -229,8 +232,6 @@ def read_sql(url: str, query: str, hasher: Sm3Hasher, *, batch_size: int = 10_00
 
     The rows are fed to ``hasher`` as they stream, so an identical result set has the same fingerprint.
     """
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.exc import SQLAlchemyError
 
     try:
         engine = create_engine(url)
