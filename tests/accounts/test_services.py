@@ -177,7 +177,12 @@ def test_token_lifecycle(db: Session) -> None:
     with pytest.raises(NotAuthenticated) as info:
         token_authenticate(db, raw=created.token)
     assert info.value.code == "auth.token_revoked"
-    actions = [e.action for e in db.scalars(select(AuditEvent).where(AuditEvent.target_type == "api_token"))]
+    actions = [
+        e.action
+        for e in db.scalars(
+            select(AuditEvent).where(AuditEvent.target_type == "api_token").order_by(AuditEvent.id)
+        )
+    ]
     assert actions == ["token.create", "token.revoke"]
 
 

@@ -58,7 +58,11 @@ def test_report_and_answer_corrected(db: Session, world: World) -> None:
         ("correction.answer", "open", "corrected"),
     ]
     actions = list(
-        db.scalars(select(AuditEvent.action).where(AuditEvent.target_type == "sharing_correction"))
+        db.scalars(
+            select(AuditEvent.action)
+            .where(AuditEvent.target_type == "sharing_correction")
+            .order_by(AuditEvent.id)
+        )
     )
     assert actions == ["sharing.correction.create", "sharing.correction.answer"]
     with pytest.raises(Conflict):
