@@ -25,28 +25,11 @@ from zhengwu.catalog.schemas import (
     FIELD_LABELS_ZH,
     ResourceOut,
 )
+from zhengwu.catalog.snapshots import CONTENT_FIELDS
 from zhengwu.errors import ZhengwuError
 
-META_FIELDS = (
-    "name",
-    "provider_id",
-    "category",
-    "classification",
-    "topic_code",
-    "summary",
-    "format",
-    "share_type",
-    "share_conditions",
-    "share_basis",
-    "delivery",
-    "open_type",
-    "open_conditions",
-    "update_frequency",
-    "secrecy",
-    "source_system",
-    "related_codes",
-    "keywords",
-)
+# The metadata the form shows: the content fields of a version, with the provider after the name.
+META_FIELDS = (CONTENT_FIELDS[0], "provider_id", *CONTENT_FIELDS[1:])
 ROW_FIELDS = ("name", "name_en", "data_type", "length", "identifies_person", "sensitivity", "description")
 SPARE_ROWS = 3
 MORE_ROWS = 5

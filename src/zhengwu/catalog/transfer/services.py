@@ -41,7 +41,7 @@ from zhengwu.catalog.schemas import (
     ResourceUpdate,
 )
 from zhengwu.catalog.services import resource_create, resource_update
-from zhengwu.catalog.snapshots import diff_snapshots
+from zhengwu.catalog.snapshots import CONTENT_FIELDS, diff_snapshots
 from zhengwu.catalog.transfer.layout import (
     ELEMENT_COLUMNS,
     FLAT_ELEMENT_COLUMNS,
@@ -60,25 +60,7 @@ from zhengwu.errors import ValidationError, ZhengwuError
 DEFAULT_MAX_IMPORT_BYTES = 20 * 1024 * 1024
 _RESOURCE_BY_KEY = {c.key: c for c in RESOURCE_COLUMNS}
 _ELEMENT_BY_KEY = {c.key: c for c in ELEMENT_COLUMNS} | {c.key: c for c in FLAT_ELEMENT_COLUMNS}
-_CONTENT_KEYS = (
-    "name",
-    "category",
-    "classification",
-    "topic_code",
-    "summary",
-    "format",
-    "share_type",
-    "share_conditions",
-    "share_basis",
-    "delivery",
-    "open_type",
-    "open_conditions",
-    "update_frequency",
-    "secrecy",
-    "source_system",
-    "related_codes",
-    "keywords",
-)
+_CONTENT_KEYS = CONTENT_FIELDS
 _PYDANTIC_HINTS = {
     "classification": "应为“类-项-目-细目”，如 3-01-002-001",
     "name_en": "应以小写字母开头，只含小写字母、数字和下划线，如 resident_id",
