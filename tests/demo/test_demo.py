@@ -9,12 +9,21 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from servers import DemoServer, free_port, start_demo, stop
 from zhengwu.cli import cli
 from zhengwu.db import Database, make_engine
-from zhengwu.demo.services import DEMO_PASSWORD, demo_accounts, demo_is_seeded, demo_seed
+from zhengwu.demo.services import (
+    DEMO_ENTITIES,
+    DEMO_PASSWORD,
+    DEMO_PERSONS,
+    demo_accounts,
+    demo_is_seeded,
+    demo_seed,
+)
+from zhengwu.registries.models import Entity, Person
 
 
 def sign_in(client: httpx.Client, username: str) -> None:
@@ -87,4 +96,7 @@ def test_seed_command_on_both_backends(
     database = Database(make_engine(empty_database_url))
     with database.session() as session:
         assert demo_is_seeded(session)
+        # The registries were filled through the real ingestion path, by the departments that own the data.
+        assert session.scalar(select(func.count()).select_from(Person)) == DEMO_PERSONS
+        assert session.scalar(select(func.count()).select_from(Entity)) == DEMO_ENTITIES
     database.dispose()

@@ -22,6 +22,11 @@ def _print_summary(summary: DemoSummary, *, url: str | None = None) -> None:
             f"已创建演示机构：{summary.province_name}，{summary.departments} 个部门，"
             f"{summary.resources} 条目录信息资源。"
         )
+        if summary.registry_rows:
+            click.echo(
+                f"基础库：人口 {summary.registry_rows.get('registry_population', 0)} 人，"
+                f"法人 {summary.registry_rows.get('registry_entities', 0)} 个（合成数据，经入库流程导入）。"
+            )
     click.echo(f"演示账号（密码均为 {summary.password}）：")
     for account in summary.accounts:
         roles = ",".join(r.value for r in account.roles)
@@ -49,7 +54,10 @@ def demo_command(state: CliState, host: str, port: int, data_dir: Path | None, p
     database = state.database(migrate=True)
     with database.session() as db:
         summary = demo_seed(
-            db, province_code=province, deadline_working_days=settings.share_request_deadline_working_days
+            db,
+            province_code=province,
+            deadline_working_days=settings.share_request_deadline_working_days,
+            registries_dir=settings.data_dir / "registries",
         )
     _print_summary(summary, url=f"http://{host}:{port}")
     uvicorn.run(create_app(settings, database=database), host=host, port=port, log_level="warning")
@@ -72,6 +80,7 @@ def seed_group(ctx: click.Context, province: str, seed_value: int) -> None:
             province_code=province,
             seed=seed_value,
             deadline_working_days=state.settings().share_request_deadline_working_days,
+            registries_dir=state.settings().data_dir / "registries",
         )
     _print_summary(summary)
 

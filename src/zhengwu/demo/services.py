@@ -7,7 +7,8 @@ same data and does not seed again (the fact is kept in ``platform_state``).
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,7 +20,9 @@ from zhengwu.accounts.services import department_create, user_create
 from zhengwu.catalog.seed import catalog_demo_seed
 from zhengwu.db import utcnow
 from zhengwu.identifiers import counties, org_code_check_digit, region_lookup, regions_all, uscc_check_char
+from zhengwu.registries.ingest import ingest
 from zhengwu.sharing.demo import sharing_demo_seed
+from zhengwu.synthetic import generate_entities, generate_persons, write_batches
 
 DEMO_STATE_KEY = "demo_seed"
 DEMO_PASSWORD = "Zhengwu@2026"  # noqa: S105 - printed on purpose: demo sign-ins for a local demo only
@@ -64,6 +67,7 @@ class DemoSummary:
     password: str
     already_seeded: bool
     resources: int = 0
+    registry_rows: dict[str, int] = field(default_factory=dict)
 
 
 def _organ_uscc(rng: random.Random, region_code: str) -> str:
@@ -86,12 +90,19 @@ def _children(code: str, level: str) -> list[str]:
 
 
 def demo_seed(
-    db: Session, *, province_code: str, seed: int = 2026, deadline_working_days: int = 10
+    db: Session,
+    *,
+    province_code: str,
+    seed: int = 2026,
+    deadline_working_days: int = 10,
+    registries_dir: Path | None = None,
 ) -> DemoSummary:
     """Create the whole demo under ``province_code`` unless it exists; idempotent.
 
     The organisation (departments and accounts), then a realistic catalog, then share requests, grants
-    and corrections between the departments.
+    and corrections between the departments, and, when ``registries_dir`` is given, synthetic persons
+    and legal entities delivered to the base registries by the public security and market regulation
+    departments (files and error reports are kept in that directory).
     """
     province = region_lookup(province_code)
     if demo_is_seeded(db):
@@ -99,6 +110,11 @@ def demo_seed(
     codes = demo_organisation_seed(db, province_code=province.code, seed=seed)
     resources = catalog_demo_seed(db, seed=seed)
     sharing = sharing_demo_seed(db, seed=seed, deadline_working_days=deadline_working_days)
+    registered = (
+        demo_registries_seed(db, province_code=province.code, seed=seed, work_dir=registries_dir)
+        if registries_dir is not None
+        else {}
+    )
     db.add(
         PlatformState(
             key=DEMO_STATE_KEY,
@@ -108,6 +124,7 @@ def demo_seed(
                 "departments": len(codes),
                 "resources": resources,
                 "share_requests": sharing.get("requests", 0),
+                **registered,
                 "seeded_at": utcnow().isoformat(),
             },
         )
@@ -121,7 +138,43 @@ def demo_seed(
         DEMO_PASSWORD,
         False,
         resources=resources,
+        registry_rows=registered,
     )
+
+
+DEMO_PERSONS = 5_000
+DEMO_ENTITIES = 1_000
+
+
+def demo_registries_seed(db: Session, *, province_code: str, seed: int, work_dir: Path) -> dict[str, int]:
+    """Deliver synthetic persons (by 公安厅) and legal entities (by 市场监督管理局) to the base registries
+    through the real ingestion path, as those departments would; returns the rows inserted."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    actor = Actor.system("demo-seed")
+    persons = work_dir / "demo-persons.csv"
+    entities = work_dir / "demo-entities.csv"
+    write_batches(
+        generate_persons(count=DEMO_PERSONS, province_code=province_code, seed=seed), persons, progress=False
+    )
+    write_batches(
+        generate_entities(
+            count=DEMO_ENTITIES, province_code=province_code, seed=seed, persons_count=DEMO_PERSONS
+        ),
+        entities,
+        progress=False,
+    )
+    counts: dict[str, int] = {}
+    for registry, path, source in (("population", persons, "GA"), ("entities", entities, "SCJG")):
+        result = ingest(
+            db,
+            actor=actor,
+            registry=registry,
+            source=f"{province_code}-{source}",
+            path=path,
+            error_dir=work_dir / "errors",
+        )
+        counts[f"registry_{registry}"] = result.inserted
+    return counts
 
 
 def demo_organisation_seed(db: Session, *, province_code: str, seed: int = 2026) -> dict[str, int]:
