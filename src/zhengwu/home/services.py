@@ -11,6 +11,7 @@ from zhengwu.accounts.models import LEVEL_LABELS_ZH, ROLE_LABELS_ZH, Department,
 from zhengwu.accounts.permissions import Actor
 from zhengwu.audit.models import AuditEvent
 from zhengwu.catalog.models import DataElement, Resource, ResourceStatus
+from zhengwu.registries.models import Entity, Person
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,16 @@ def platform_figures(db: Session, *, actor: Actor) -> PlatformFigures:
             Figure("信息项", elements),
             Figure("提供部门", providers),
             Figure("接入部门", departments, "/admin/departments"),
+            Figure(
+                "人口基础库（人）",
+                int(db.scalar(select(func.count()).select_from(Person)) or 0),
+                "/registries",
+            ),
+            Figure(
+                "法人基础库（个）",
+                int(db.scalar(select(func.count()).select_from(Entity)) or 0),
+                "/registries",
+            ),
             *([Figure("用户", users), Figure("审计记录", events)] if staff_view else []),
         ],
         departments_by_level=_bars(
