@@ -76,6 +76,41 @@ BATCH_STATUS_ZH: Final = {
 
 PERSON_STATUSES: Final = {"living": "在世", "deceased": "死亡", "emigrated": "迁出境外"}
 ENTITY_STATUSES: Final = ("存续", "吊销", "注销", "迁出")
+
+# The fields of a person and of an entity besides the key, in the order people read them: the
+# staged columns of an ingestion, the values a version keeps, the rows of a record page.
+PERSON_FIELDS: Final = (
+    "name",
+    "former_names",
+    "sex",
+    "birth_date",
+    "ethnicity",
+    "nationality",
+    "household_region_code",
+    "household_address",
+    "current_region_code",
+    "current_address",
+    "phone",
+    "status",
+    "status_date",
+)
+ENTITY_FIELDS: Final = (
+    "name",
+    "former_names",
+    "entity_type",
+    "registration_authority_code",
+    "registration_authority",
+    "org_code",
+    "legal_representative_id",
+    "registered_capital",
+    "currency",
+    "established_date",
+    "business_scope",
+    "region_code",
+    "address",
+    "status",
+    "status_date",
+)
 SEX_ZH: Final = {"M": "男", "F": "女"}
 
 

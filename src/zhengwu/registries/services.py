@@ -36,6 +36,8 @@ from zhengwu.db import utcnow
 from zhengwu.errors import NotFound, ValidationError
 from zhengwu.identifiers import mask_name, mask_phone, mask_resident_id, validate_resident_id, validate_uscc
 from zhengwu.registries.models import (
+    ENTITY_FIELDS,
+    PERSON_FIELDS,
     Entity,
     EntityVersion,
     Person,
@@ -58,38 +60,6 @@ from zhengwu.registries.schemas import (
 READ_ROLES: Final = (Role.PLATFORM_ADMIN, Role.DATA_ADMIN, Role.REVIEWER, Role.AUDITOR, Role.DEVELOPER)
 VERIFY_ROLES: Final = READ_ROLES
 BATCH_ROLES: Final = (Role.PLATFORM_ADMIN, Role.DATA_ADMIN, Role.AUDITOR)
-PERSON_FIELDS: Final = (
-    "name",
-    "former_names",
-    "sex",
-    "birth_date",
-    "ethnicity",
-    "nationality",
-    "household_region_code",
-    "household_address",
-    "current_region_code",
-    "current_address",
-    "phone",
-    "status",
-    "status_date",
-)
-ENTITY_FIELDS: Final = (
-    "name",
-    "former_names",
-    "entity_type",
-    "registration_authority_code",
-    "registration_authority",
-    "org_code",
-    "legal_representative_id",
-    "registered_capital",
-    "currency",
-    "established_date",
-    "business_scope",
-    "region_code",
-    "address",
-    "status",
-    "status_date",
-)
 PERSON_OPTIONAL: Final = ("former_names", "current_region_code", "current_address", "phone", "status_date")
 ENTITY_OPTIONAL: Final = (
     "former_names",

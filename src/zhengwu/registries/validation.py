@@ -25,7 +25,7 @@ from typing import Any, Final
 
 from zhengwu.identifiers import InvalidIdentifier, parse_resident_id, parse_uscc, region_get
 from zhengwu.identifiers.uscc import AUTHORITIES
-from zhengwu.registries.models import ENTITY_STATUSES
+from zhengwu.registries.models import ENTITY_FIELDS, ENTITY_STATUSES, PERSON_FIELDS
 from zhengwu.synthetic.names import ETHNICITIES
 
 Problem = tuple[str, str]
@@ -409,22 +409,7 @@ PERSON_SPEC: Final = Spec(
         "status_date",
         "death_date",
     ),
-    staged=(
-        "resident_id",
-        "name",
-        "former_names",
-        "sex",
-        "birth_date",
-        "ethnicity",
-        "nationality",
-        "household_region_code",
-        "household_address",
-        "current_region_code",
-        "current_address",
-        "phone",
-        "status",
-        "status_date",
-    ),
+    staged=("resident_id", *PERSON_FIELDS),
     aliases={
         "公民身份号码": "resident_id",
         "身份证号": "resident_id",
@@ -468,24 +453,7 @@ ENTITY_SPEC: Final = Spec(
         "business_scope",
         "status_date",
     ),
-    staged=(
-        "uscc",
-        "name",
-        "former_names",
-        "entity_type",
-        "registration_authority_code",
-        "registration_authority",
-        "org_code",
-        "legal_representative_id",
-        "registered_capital",
-        "currency",
-        "established_date",
-        "business_scope",
-        "region_code",
-        "address",
-        "status",
-        "status_date",
-    ),
+    staged=("uscc", *ENTITY_FIELDS),
     aliases={
         "统一社会信用代码": "uscc",
         "名称": "name",

@@ -16,6 +16,8 @@ from zhengwu.accounts.models import Role
 from zhengwu.identifiers import region_get
 from zhengwu.registries.models import (
     BATCH_STATUS_ZH,
+    ENTITY_FIELDS,
+    PERSON_FIELDS,
     PERSON_STATUSES,
     REGISTRY_LABELS_ZH,
     SEX_ZH,
@@ -199,44 +201,12 @@ def registry_record(
     if registry is Registry.POPULATION:
         record: Any = person_get(db, actor=actor, resident_id=key, as_of=when)
         history = person_history(db, actor=actor, resident_id=key)
-        fields = [
-            "resident_id",
-            "name",
-            "former_names",
-            "sex",
-            "birth_date",
-            "ethnicity",
-            "nationality",
-            "household_region_code",
-            "household_address",
-            "current_region_code",
-            "current_address",
-            "phone",
-            "status",
-            "status_date",
-        ]
+        fields = ["resident_id", *PERSON_FIELDS]
         title = record.name
     else:
         record = entity_get(db, actor=actor, uscc=key, as_of=when)
         history = entity_history(db, actor=actor, uscc=key)
-        fields = [
-            "uscc",
-            "name",
-            "former_names",
-            "entity_type",
-            "registration_authority_code",
-            "registration_authority",
-            "org_code",
-            "legal_representative_id",
-            "registered_capital",
-            "currency",
-            "established_date",
-            "business_scope",
-            "region_code",
-            "address",
-            "status",
-            "status_date",
-        ]
+        fields = ["uscc", *ENTITY_FIELDS]
         title = record.name
     values = record.model_dump()
     return render(
