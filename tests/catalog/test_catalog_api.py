@@ -92,6 +92,30 @@ def test_lifecycle_over_the_api(client: TestClient, org: dict[str, Any]) -> None
     assert withdrawn.json()["status"] == "withdrawn"
 
 
+def test_a_withdrawn_entry_comes_back_only_through_review(client: TestClient, org: dict[str, Any]) -> None:
+    code = client.post(f"{API}/resources", json=_body(name="社保缴费记录"), headers=org["admin_a"]).json()[
+        "code"
+    ]
+    client.post(f"{API}/resources/{code}/submit", headers=org["admin_a"])
+    client.post(f"{API}/resources/{code}/approve", headers=org["reviewer"])
+    client.post(f"{API}/resources/{code}/withdraw", json={"reason": "系统迁移"}, headers=org["admin_a"])
+    # Only the provider may ask, only with a reason, only for a withdrawn entry.
+    other = client.post(f"{API}/resources/{code}/reinstate", json={"reason": "x"}, headers=org["admin_b"])
+    assert other.status_code == 403
+    blank = client.post(f"{API}/resources/{code}/reinstate", json={"reason": "  "}, headers=org["admin_a"])
+    assert blank.status_code == 400 and _error(blank)["field"] == "reason"
+    asked = client.post(
+        f"{API}/resources/{code}/reinstate", json={"reason": "迁移完成"}, headers=org["admin_a"]
+    )
+    assert asked.status_code == 200 and asked.json()["status"] == "submitted"
+    again = client.post(f"{API}/resources/{code}/reinstate", json={"reason": "x"}, headers=org["admin_a"])
+    assert again.status_code == 409 and _error(again)["code"] == "catalog.not_reinstatable"
+    assert code in [q["code"] for q in client.get(f"{API}/review-queue", headers=org["reviewer"]).json()]
+    back = client.post(f"{API}/resources/{code}/approve", headers=org["reviewer"]).json()
+    assert back["status"] == "published" and back["published_version"] == 2
+    assert back["withdrawn_at"] is None and back["withdraw_reason"] == ""
+
+
 def test_stale_row_version_is_a_409_with_a_clear_message(client: TestClient, org: dict[str, Any]) -> None:
     entry = client.post(f"{API}/resources", json=_body(), headers=org["admin_a"]).json()
     update = {**_body(name="第一次修改"), "row_version": entry["row_version"]}

@@ -338,6 +338,14 @@ def test_withdraw_needs_a_reason(client: TestClient, db: Session, org: dict[str,
     assert done.headers["location"].endswith("?done=withdrawn")
     page = client.get(done.headers["location"])
     assert "已撤销" in page.text and "停止维护" in page.text
+    # The owner may ask for the entry back; it returns to the review queue, not straight to the catalog.
+    assert f'action="/catalog/resources/{entry.code}/reinstate"' in page.text
+    asked = client.post(
+        f"/catalog/resources/{entry.code}/reinstate", data={"csrf_token": csrf, "reason": "系统已恢复"}
+    )
+    assert asked.headers["location"].endswith("?done=reinstate_requested")
+    assert "已申请恢复" in client.get(asked.headers["location"]).text
+    assert resource_get(db, actor=CATALOG_SYSTEM, code=entry.code).status == ResourceStatus.SUBMITTED
 
 
 def test_manage_page_lists_only_the_departments_entries(

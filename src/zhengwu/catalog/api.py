@@ -34,6 +34,7 @@ from zhengwu.catalog.services import (
     resource_get,
     resource_list_manage,
     resource_pending_diff,
+    resource_reinstate,
     resource_reject,
     resource_revise,
     resource_submit,
@@ -139,6 +140,11 @@ def resources_discard_revision(db: DbSession, actor: SignedInActor, code: str) -
 @router.post("/resources/{code}/withdraw", response_model=ResourceOut, summary="撤销已发布的条目")
 def resources_withdraw(db: DbSession, actor: SignedInActor, code: str, body: ReasonIn) -> ResourceOut:
     return resource_withdraw(db, actor=actor, code=code, reason=body.reason)
+
+
+@router.post("/resources/{code}/reinstate", response_model=ResourceOut, summary="申请恢复已撤销的条目")
+def resources_reinstate(db: DbSession, actor: SignedInActor, code: str, body: ReasonIn) -> ResourceOut:
+    return resource_reinstate(db, actor=actor, code=code, reason=body.reason)
 
 
 @router.get("/resources/{code}/versions", response_model=list[VersionOut], summary="已发布版本列表")

@@ -255,6 +255,7 @@ class Allowed:
     revise: bool
     discard: bool
     withdraw: bool
+    reinstate: bool
     delete: bool
     review: bool
 
@@ -275,6 +276,7 @@ def resource_allowed(actor: Actor, resource: ResourceOut) -> Allowed:
         revise=owner and status == ResourceStatus.PUBLISHED and not resource.has_draft_changes,
         discard=owner and revising and not resource.under_review,
         withdraw=owner and status == ResourceStatus.PUBLISHED,
+        reinstate=owner and status == ResourceStatus.WITHDRAWN,
         delete=owner and first and resource.published_version == 0,
         review=actor.is_authenticated and actor.has(*REVIEW_ROLES) and resource.under_review,
     )

@@ -79,6 +79,7 @@ __all__ = [
     "resource_list_manage",
     "resource_pending_diff",
     "resource_published_content",
+    "resource_reinstate",
     "resource_reject",
     "resource_revise",
     "resource_submit",
@@ -242,6 +243,9 @@ def resource_approve(
         resource.published_version = version
         resource.published_at = now
         resource.first_published_at = resource.first_published_at or now
+        # A reinstated entry is back in force: the withdrawal stays in the audit trail and the versions.
+        resource.withdrawn_at = None
+        resource.withdraw_reason = ""
         resource.has_draft_changes = False
         resource.submitted_at = None
         resource.review_comment = comment.strip()[:2000]
@@ -333,6 +337,33 @@ def resource_withdraw(db: Session, *, actor: Actor, code: str, reason: str) -> R
         flush_entry(db, resource)
         audit_entry(db, actor, "withdraw", resource, reason=resource.withdraw_reason)
         search_services.search_index_remove(db, resource_id=resource.id)
+    return resource_out(db, resource)
+
+
+def resource_reinstate(db: Session, *, actor: Actor, code: str, reason: str) -> ResourceOut:
+    """Ask to bring a withdrawn entry back into the catalog.
+
+    It goes through review again (the platform decides, as for a first publication); approval publishes it
+    as version n+1, a rejection leaves it editable. Its code never changes, so grants and links still match.
+    """
+    require_authenticated(actor)
+    resource = load_resource(db, code)
+    require_department_admin(actor, resource.provider_id)
+    if not reason.strip():
+        raise ValidationError("请填写恢复理由", message_en="a reason is required", field="reason")
+    if resource.status != ResourceStatus.WITHDRAWN:
+        raise Conflict(
+            "只有已撤销的条目可以申请恢复",
+            message_en="only withdrawn entries can be reinstated",
+            code="catalog.not_reinstatable",
+        )
+    with db.begin_nested():
+        resource.status = ResourceStatus.SUBMITTED
+        resource.submitted_at = utcnow()
+        resource.has_draft_changes = True
+        resource.review_comment = ""
+        flush_entry(db, resource)
+        audit_entry(db, actor, "reinstate", resource, reason=reason.strip()[:2000])
     return resource_out(db, resource)
 
 

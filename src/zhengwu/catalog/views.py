@@ -48,6 +48,7 @@ from zhengwu.catalog.services import (
     resource_get_for_edit,
     resource_list_manage,
     resource_pending_diff,
+    resource_reinstate,
     resource_reject,
     resource_revise,
     resource_submit,
@@ -75,6 +76,7 @@ DONE_MESSAGES = {
     "revised": "已开始修订。修订内容审核通过前，现行版本继续有效、对外可见。",
     "discarded": "已放弃修订，条目恢复为现行版本。",
     "withdrawn": "条目已撤销，不再出现在检索结果中。",
+    "reinstate_requested": "已申请恢复，平台审核通过后条目以新版本重新发布。",
     "deleted": "草稿已删除。",
     "approved": "已审核通过并发布。",
     "rejected": "已退回提供部门。",
@@ -289,6 +291,21 @@ def resource_withdraw_post(
     return _lifecycle(
         request, db, actor, code, csrf_token, "withdrawn",
         lambda: resource_withdraw(db, actor=actor, code=code, reason=reason),
+    )  # fmt: skip
+
+
+@router.post("/catalog/resources/{code}/reinstate")
+def resource_reinstate_post(
+    request: Request,
+    db: DbSession,
+    actor: SignedInActor,
+    code: str,
+    reason: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    return _lifecycle(
+        request, db, actor, code, csrf_token, "reinstate_requested",
+        lambda: resource_reinstate(db, actor=actor, code=code, reason=reason),
     )  # fmt: skip
 
 
