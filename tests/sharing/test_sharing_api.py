@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -223,6 +225,19 @@ def test_stats_api(client: TestClient, db: Session, world: World) -> None:
     assert provider["requests_received"] == 2 and provider["auto_granted"] == 1 and provider["pending"] == 1
     consumer = next(d for d in stats["departments"] if d["department_id"] == world.consumer.id)
     assert consumer["requests_made"] == 2
+    # A period counts only what was submitted in it; published resources stay as of today.
+    today = dt.date.fromisoformat(stats["today"])
+    this_day = client.get(f"{BASE}/stats", params={"from": str(today), "to": str(today)}, headers=headers)
+    assert this_day.json()["totals"]["requests_received"] == 2
+    later = client.get(f"{BASE}/stats", params={"from": str(today + dt.timedelta(days=1))}, headers=headers)
+    assert later.json()["period_from"] == str(today + dt.timedelta(days=1))
+    provider = next(d for d in later.json()["departments"] if d["department_id"] == world.provider.id)
+    assert provider["requests_received"] == 0 and provider["resources_published"] == 3
+    backwards = client.get(
+        f"{BASE}/stats", params={"from": "2026-03-01", "to": "2026-01-01"}, headers=headers
+    )
+    assert backwards.status_code == 400 and backwards.json()["error"]["field"] == "to"
+    assert client.get(f"{BASE}/stats", params={"from": "2026-13-01"}, headers=headers).status_code == 400
 
 
 def test_openapi_documents_the_sharing_api(client: TestClient) -> None:

@@ -249,3 +249,7 @@ def test_stats_page(client: TestClient, db: Session, world: World) -> None:
     assert "测试市场监督管理局" in page.text and 'class="bars"' in page.text
     assert "无条件共享" in page.text and "各部门已发布资源" in page.text
     assert client.get("/sharing/stats", params={"department": "abc"}).status_code == 200
+    period = client.get("/sharing/stats", params={"from": "2026-01-01", "to": "2026-03-31"})
+    assert period.status_code == 200 and 'value="2026-03-31"' in period.text
+    bad = client.get("/sharing/stats", params={"from": "２０２６年"})
+    assert bad.status_code == 400 and "YYYY-MM-DD" in bad.text

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import datetime as dt
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 
 from zhengwu.config import Settings
 from zhengwu.sharing.common import resource_by_code
@@ -184,5 +185,12 @@ def corrections_answer(
 
 
 @router.get("/stats", response_model=SharingStats, summary="共享统计（按部门）")
-def stats(db: DbSession, actor: SignedInActor) -> SharingStats:
-    return sharing_stats(db, actor=actor)
+def stats(
+    db: DbSession,
+    actor: SignedInActor,
+    period_from: Annotated[
+        dt.date | None, Query(alias="from", description="区间开始（含），按提交日期")
+    ] = None,
+    period_to: Annotated[dt.date | None, Query(alias="to", description="区间结束（含）")] = None,
+) -> SharingStats:
+    return sharing_stats(db, actor=actor, period_from=period_from, period_to=period_to)

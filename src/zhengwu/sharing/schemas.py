@@ -225,6 +225,8 @@ class DepartmentStats(BaseModel):
 
 class SharingStats(BaseModel):
     today: dt.date
+    period_from: dt.date | None = None
+    period_to: dt.date | None = None
     departments: list[DepartmentStats]
     totals: DepartmentStats
     resources_by_provider: list[Bar]

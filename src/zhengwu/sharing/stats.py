@@ -8,6 +8,9 @@ Definitions (so that the figures mean the same on the page, in the API and in re
 * *overdue*: still pending after its deadline, on the day asked.
 * *average working days*: mean working days from submission to answer (submission day not counted) of
   the reviewed, answered requests.
+* *period*: with ``period_from``/``period_to`` (Beijing dates, both inclusive), requests and corrections
+  count only if submitted in the period (the quarterly assessment asks "of what came in this quarter, how
+  much was answered on time"); published resources and active grants are always as of today.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, true
 from sqlalchemy.orm import Session
 
 from zhengwu.accounts.models import Department
 from zhengwu.accounts.permissions import Actor, require_authenticated
 from zhengwu.catalog.models import Resource, ResourceStatus, ShareType
+from zhengwu.errors import ValidationError
 from zhengwu.sharing.calendar import beijing_today
 from zhengwu.sharing.models import (
     SHARE_TYPE_ZH,
@@ -71,10 +75,36 @@ def _sum(counts: dict[int, dict[str, Any]], rows: Any, *names: str) -> None:
             counts[dept][name] += int(value or 0)
 
 
-def sharing_stats(db: Session, *, actor: Actor, today: dt.date | None = None, top: int = 15) -> SharingStats:
+def _in_period(column: Any, period_from: dt.date | None, period_to: dt.date | None) -> Any:
+    condition = true()
+    if period_from is not None:
+        condition = condition & (column >= period_from)
+    if period_to is not None:
+        condition = condition & (column <= period_to)
+    return condition
+
+
+def sharing_stats(
+    db: Session,
+    *,
+    actor: Actor,
+    today: dt.date | None = None,
+    top: int = 15,
+    period_from: dt.date | None = None,
+    period_to: dt.date | None = None,
+) -> SharingStats:
     """Figures of every department with any catalog or sharing activity, and platform totals."""
     require_authenticated(actor)
+    if period_from is not None and period_to is not None and period_from > period_to:
+        raise ValidationError(
+            "统计区间的结束日期早于开始日期",
+            message_en="the period ends before it starts",
+            code="sharing.stats.bad_period",
+            field="to",
+        )
     today = today or beijing_today()
+    requests_in_period = _in_period(ShareRequest.submitted_on, period_from, period_to)
+    corrections_in_period = _in_period(CorrectionRequest.submitted_on, period_from, period_to)
     counts: dict[int, dict[str, Any]] = defaultdict(lambda: dict.fromkeys(_COUNTERS, 0))
     taken_sum: dict[int, int] = defaultdict(int)
 
@@ -117,7 +147,7 @@ def sharing_stats(db: Session, *, actor: Actor, today: dt.date | None = None, to
             func.sum(case((pending & (ShareRequest.due_on < today), 1), else_=0)),
             func.sum(case((answered, ShareRequest.working_days_taken), else_=0)),
         )
-        .where(ShareRequest.status != RequestStatus.WITHDRAWN)
+        .where(ShareRequest.status != RequestStatus.WITHDRAWN, requests_in_period)
         .group_by(ShareRequest.provider_id)
     ):
         dept = int(row[0])
@@ -128,7 +158,7 @@ def sharing_stats(db: Session, *, actor: Actor, today: dt.date | None = None, to
         counts,
         db.execute(
             select(ShareRequest.consumer_id, func.count())
-            .where(ShareRequest.status != RequestStatus.WITHDRAWN)
+            .where(ShareRequest.status != RequestStatus.WITHDRAWN, requests_in_period)
             .group_by(ShareRequest.consumer_id)
         ),
         "requests_made",
@@ -151,7 +181,9 @@ def sharing_stats(db: Session, *, actor: Actor, today: dt.date | None = None, to
                 func.count(),
                 func.sum(case((is_open, 1), else_=0)),
                 func.sum(case((is_open & (CorrectionRequest.due_on < today), 1), else_=0)),
-            ).group_by(CorrectionRequest.provider_id)
+            )
+            .where(corrections_in_period)
+            .group_by(CorrectionRequest.provider_id)
         ),
         "corrections_received",
         "corrections_open",
@@ -182,6 +214,8 @@ def sharing_stats(db: Session, *, actor: Actor, today: dt.date | None = None, to
     )
     return SharingStats(
         today=today,
+        period_from=period_from,
+        period_to=period_to,
         departments=departments,
         totals=totals,
         resources_by_provider=bars(

@@ -629,9 +629,25 @@ def corrections_answer(
 # --- Statistics -------------------------------------------------------------------------------------
 
 
+def _query_date(value: str | None, field: str) -> dt.date | None:
+    if not value or not value.strip():
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValidationError(
+            "日期格式应为 YYYY-MM-DD", message_en="dates are YYYY-MM-DD", code="invalid_date", field=field
+        ) from None
+
+
 @router.get("/sharing/stats", response_class=HTMLResponse)
 def stats_page(request: Request, db: DbSession, actor: SignedInActor) -> Response:
-    stats = sharing_stats(db, actor=actor)
+    stats = sharing_stats(
+        db,
+        actor=actor,
+        period_from=_query_date(request.query_params.get("from"), "from"),
+        period_to=_query_date(request.query_params.get("to"), "to"),
+    )
     wanted = optional_int(request.query_params.get("department")) or actor.department_id
     selected = next((d for d in stats.departments if d.department_id == wanted), None)
     focus = selected or stats.totals
