@@ -55,7 +55,8 @@ def numbers_csv(rows: int) -> str:
     """A table of ``rows`` rows with an int, a numeric, a date and a text column."""
     lines = ["n,amount,day,label,lon,lat"]
     lines.extend(
-        f"{i},{i * 1.5:.2f},2024-01-{i % 28 + 1:02d},标签{i % 10},{120 + i % 10 / 10:.1f},{30 + i % 7 / 10:.1f}"
+        f"{i},{i * 1.5:.2f},2024-01-{i % 28 + 1:02d},标签{i % 10},"
+        f"{120 + i % 10 / 10:.1f},{30 + i % 7 / 10:.1f}"
         for i in range(rows)
     )
     return "\n".join(lines) + "\n"

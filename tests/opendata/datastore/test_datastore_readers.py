@@ -40,7 +40,7 @@ def test_utf8_bom_is_removed_from_the_first_field_name(tmp_path: Path) -> None:
 
 
 def test_tab_separated_file_is_sniffed(tmp_path: Path) -> None:
-    header, data, _ = rows(write(tmp_path, "a.tsv", "a\tb\n1\t2\n".encode()))
+    header, data, _ = rows(write(tmp_path, "a.tsv", b"a\tb\n1\t2\n"))
     assert header == ["a", "b"]
     assert data == [["1", "2"]]
 
@@ -53,7 +53,7 @@ def test_empty_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_broken_quotes_report_the_line(tmp_path: Path) -> None:
-    source = open_source(write(tmp_path, "a.csv", 'a,b\n1,"ok"\n2,"bro"ken\n'.encode()))
+    source = open_source(write(tmp_path, "a.csv", b'a,b\n1,"ok"\n2,"bro"ken\n'))
     with pytest.raises(ValidationError) as err:
         list(source.rows())
     assert err.value.code == "datastore.file.csv"
@@ -62,14 +62,14 @@ def test_broken_quotes_report_the_line(tmp_path: Path) -> None:
 
 
 def test_unclosed_quote_at_end_of_file(tmp_path: Path) -> None:
-    source = open_source(write(tmp_path, "a.csv", 'a,b\n1,"never closed\n'.encode()))
+    source = open_source(write(tmp_path, "a.csv", b'a,b\n1,"never closed\n'))
     with pytest.raises(ValidationError) as err:
         list(source.rows())
     assert "引号未闭合" in err.value.message
 
 
 def test_ragged_row_is_reported_with_its_line(tmp_path: Path) -> None:
-    source = open_source(write(tmp_path, "a.csv", "a,b\n1,2\n3,4,5\n".encode()))
+    source = open_source(write(tmp_path, "a.csv", b"a,b\n1,2\n3,4,5\n"))
     with pytest.raises(ValidationError) as err:
         list(source.rows())
     assert err.value.code == "datastore.file.width"
@@ -77,7 +77,7 @@ def test_ragged_row_is_reported_with_its_line(tmp_path: Path) -> None:
 
 
 def test_trailing_empty_cells_from_spreadsheets_are_tolerated(tmp_path: Path) -> None:
-    _, data, _ = rows(write(tmp_path, "a.csv", "a,b,,\n1,2,,\n".encode()))
+    _, data, _ = rows(write(tmp_path, "a.csv", b"a,b,,\n1,2,,\n"))
     assert data == [["1", "2"]]
 
 
