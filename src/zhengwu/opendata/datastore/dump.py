@@ -36,7 +36,7 @@ FORMATS: Final = {
     "geojson": "application/geo+json",
 }
 CHUNK: Final = 256 * 1024
-FETCH: Final = 5_000
+FETCH: Final = 2_000
 XLSX_MAX_ROWS: Final = 1_048_575  # one sheet holds 1,048,576 rows, one of them the header
 LON_NAMES: Final = frozenset({"lon", "lng", "long", "longitude", "经度", "x_lon"})
 LAT_NAMES: Final = frozenset({"lat", "latitude", "纬度", "y_lat"})
