@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - these tests build SQL on purpose: it is the input under test.
 """datastore_search_sql: one read-only, time-limited SELECT over open tables, nothing else."""
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ def test_select_with_aggregates_and_ctes(db: Session, tmp_path: Path) -> None:
     result = datastore_search_sql(
         db,
         actor=PUBLIC,
-        sql=f'SELECT "城市", COUNT(*) AS n, SUM("编号") AS s FROM "{rid}" GROUP BY "城市" ORDER BY n DESC, "城市"',
+        sql=f'SELECT "城市", COUNT(*) AS n, SUM("编号") AS s FROM "{rid}" '
+        'GROUP BY "城市" ORDER BY n DESC, "城市"',
     )
     assert result["records"][0] == {"城市": "杭州", "n": 3, "s": 9}
     assert [f["id"] for f in result["fields"]] == ["城市", "n", "s"]
