@@ -19,6 +19,7 @@ from zhengwu.opendata.datastore.services import (
     datastore_delete,
     datastore_info,
     datastore_search,
+    datastore_search_sql,
     datastore_set_open,
 )
 
@@ -264,3 +265,16 @@ def test_delete_drops_the_table(db: Session, tmp_path: Path) -> None:
     assert tables(db) == before
     with pytest.raises(NotFound):
         datastore_info(db, actor=ADMIN, resource_id=rid)
+
+
+def test_percent_signs_in_field_names_and_values(db: Session, tmp_path: Path) -> None:
+    rid = load_csv(
+        db, tmp_path, "地区,增长率%,备注 %s\n杭州,5.5,%d%%\n宁波,4,x\n", indexes=["增长率%"]
+    ).resource_id
+    result = datastore_search(
+        db, actor=PUBLIC, resource_id=rid, filters={"增长率%": "5.5"}, sort="备注 %s desc"
+    )
+    assert result["records"] == [{"_id": 1, "地区": "杭州", "增长率%": 5.5, "备注 %s": "%d%%"}]
+    assert datastore_search(db, actor=PUBLIC, resource_id=rid, q="%d")["total"] == 1
+    sql = f'SELECT "地区" FROM "{rid}" WHERE "备注 %s" LIKE \'%d%\''  # noqa: S608 - the input under test
+    assert datastore_search_sql(db, actor=PUBLIC, sql=sql)["records"] == [{"地区": "杭州"}]

@@ -131,6 +131,20 @@ def _converted_rows(inspection: Inspection, *, as_text_dates: bool) -> Iterator[
         yield tuple(out)
 
 
+def execute_ddl(conn: Connection, sql: str) -> None:
+    """Run one statement on the driver's own cursor, without parameters.
+
+    Not ``exec_driver_sql``: with psycopg that still parses ``%`` as a placeholder, and field names
+    from files may contain one (``增长率%``).
+    """
+    raw: Any = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        with raw.cursor() as cur:
+            cur.execute(sql)
+    else:
+        raw.execute(sql)
+
+
 def create_table(conn: Connection, table: str, fields: list[dict[str, str]], *, primary_key: bool) -> None:
     """``CREATE TABLE`` for ``fields`` plus CKAN's ``_id`` row number."""
     sqlite = conn.dialect.name == "sqlite"
@@ -139,7 +153,7 @@ def create_table(conn: Connection, table: str, fields: list[dict[str, str]], *, 
     if primary_key and not sqlite:
         id_column += " PRIMARY KEY"
     columns = ", ".join(f"{quote_ident(f['id'])} {types[f['type']]}" for f in fields)
-    conn.exec_driver_sql(f"CREATE TABLE {quote_ident(table)} ({id_column}, {columns})")
+    execute_ddl(conn, f"CREATE TABLE {quote_ident(table)} ({id_column}, {columns})")
 
 
 def write_rows(conn: Connection, table: str, inspection: Inspection, progress: Progress | None = None) -> int:
@@ -158,7 +172,7 @@ def write_rows(conn: Connection, table: str, inspection: Inspection, progress: P
                     progress("load", done, total)
         # Primary key after the bulk write: one sort instead of ten million index insertions.
         pkey = quote_ident(table + "_pkey")
-        conn.exec_driver_sql(f"ALTER TABLE {quote_ident(table)} ADD CONSTRAINT {pkey} PRIMARY KEY (_id)")
+        execute_ddl(conn, f"ALTER TABLE {quote_ident(table)} ADD CONSTRAINT {pkey} PRIMARY KEY (_id)")
     else:
         placeholders = ", ".join("?" for _ in names)
         sql = f"INSERT INTO {quote_ident(table)} ({column_list}) VALUES ({placeholders})"
@@ -185,13 +199,14 @@ def create_indexes(
 ) -> None:
     """One B-tree index per filter column, then fresh planner statistics."""
     for n, column in enumerate(columns, start=1):
-        conn.exec_driver_sql(
-            f"CREATE INDEX {quote_ident(f'{table}_i{n}')} ON {quote_ident(table)} ({quote_ident(column)})"
+        execute_ddl(
+            conn,
+            f"CREATE INDEX {quote_ident(f'{table}_i{n}')} ON {quote_ident(table)} ({quote_ident(column)})",
         )
         if progress:
             progress("index", n, len(columns))
-    conn.exec_driver_sql(f"ANALYZE {quote_ident(table)}")
+    execute_ddl(conn, f"ANALYZE {quote_ident(table)}")
 
 
 def drop_table(conn: Connection, table: str) -> None:
-    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quote_ident(table)}")
+    execute_ddl(conn, f"DROP TABLE IF EXISTS {quote_ident(table)}")
