@@ -226,7 +226,10 @@ def test_indexes_progress_and_audit(db: Session, tmp_path: Path) -> None:
     big = datastore_search(
         db, actor=PUBLIC, resource_id=info.resource_id, filters={"label": "标签3"}, limit=5
     )
-    assert big["total"] == 12_000
+    if big["total_was_estimated"]:  # PostgreSQL estimates totals above 10,000 matches, like CKAN
+        assert 9_000 < big["total"] < 15_000
+    else:
+        assert big["total"] == 12_000
     assert [r["n"] for r in big["records"]] == [3, 13, 23, 33, 43]
 
 

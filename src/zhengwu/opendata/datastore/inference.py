@@ -118,15 +118,20 @@ class ColumnGuess:
         if value is None:
             return
         if isinstance(value, str):
-            text = normalise(value)
+            text = value.strip() if value.isascii() else normalise(value)
             if not text:
                 return
             self.non_empty += 1
             self.could_serial = False
-            if self.could_int and not _INT.fullmatch(text):
+            number = (
+                (self.could_num or self.could_int) and bool(_NUM.fullmatch(text)) and not _leading_zero(text)
+            )
+            if self.could_int and not (number and _INT.fullmatch(text)):
                 self.could_int = False
-            if self.could_num and not (_NUM.fullmatch(text) and not _leading_zero(text)):
-                self.could_num = False
+            if number:
+                self.could_date = self.could_ts = False  # a number is never a date
+                return
+            self.could_num = False
             if self.could_date and parse_date(text) is None:
                 self.could_date = False
             if self.could_ts and parse_timestamp(text) is None:

@@ -115,20 +115,63 @@ def _undecided(guess: ColumnGuess) -> bool:
     return guess.could_int or guess.could_num or guess.could_date or guess.could_ts or guess.could_serial
 
 
+def _slow(kind: str, as_text_dates: bool) -> Callable[[Any], Any]:
+    def conv(value: Any) -> Any:
+        converted = convert(value, kind)
+        if as_text_dates and converted is not None:
+            # SQLite has no date type: ISO text sorts and compares correctly.
+            if isinstance(converted, dt.date):
+                return converted.isoformat()
+            if isinstance(converted, Decimal):
+                return float(converted)
+        return converted
+
+    return conv
+
+
+def converter(kind: str, as_text_dates: bool) -> Callable[[Any], Any]:
+    """A fast converter for one column: the plain ISO/ASCII case directly, anything else via ``convert``.
+
+    Safe because the first pass already proved every value of the column converts: the fast path only
+    has to agree with :func:`convert` where it succeeds.
+    """
+    slow = _slow(kind, as_text_dates)
+    if kind == "text":
+        return lambda v: v if v is None or isinstance(v, str) else slow(v)
+    fast: Callable[[str], Any]
+    if kind == "int":
+        fast = int
+    elif kind == "numeric":
+        fast = float if as_text_dates else Decimal
+    elif kind == "date":
+        fast = dt.date.fromisoformat
+        if as_text_dates:
+            return lambda v: (
+                v if isinstance(v, str) and len(v) == 10 and v[4] == "-" and v[7] == "-" else slow(v)
+            )
+    else:
+
+        def fast(v: str) -> Any:
+            stamp = dt.datetime.fromisoformat(v)
+            if stamp.tzinfo is not None:
+                raise ValueError(v)
+            return stamp.isoformat() if as_text_dates else stamp
+
+    def conv(value: Any) -> Any:
+        if type(value) is str and value.isascii() and value == value.strip() and value:
+            try:
+                return fast(value)
+            except ValueError:
+                pass
+        return slow(value)
+
+    return conv
+
+
 def _converted_rows(inspection: Inspection, *, as_text_dates: bool) -> Iterator[tuple[Any, ...]]:
-    kinds = [f["type"] for f in inspection.fields]
+    converters = [converter(f["type"], as_text_dates) for f in inspection.fields]
     for row_id, (_, values) in enumerate(inspection.source.rows(), start=1):
-        out: list[Any] = [row_id]
-        for value, kind in zip(values, kinds, strict=True):
-            converted = convert(value, kind)
-            if as_text_dates and converted is not None:
-                # SQLite has no date type: ISO text sorts and compares correctly.
-                if isinstance(converted, (dt.datetime, dt.date)):
-                    converted = converted.isoformat()
-                elif isinstance(converted, Decimal):
-                    converted = float(converted)
-            out.append(converted)
-        yield tuple(out)
+        yield (row_id, *[c(v) for c, v in zip(converters, values, strict=True)])
 
 
 def execute_ddl(conn: Connection, sql: str) -> None:

@@ -34,7 +34,7 @@ from zhengwu.opendata.datastore.inference import convert
 ROWS_MAX: Final = 32_000
 MAX_OFFSET: Final = 1_000_000_000
 # Beyond this many matches the total is estimated by PostgreSQL's planner (CKAN does the same).
-TOTAL_EXACT_LIMIT: Final = 100_000
+TOTAL_EXACT_LIMIT: Final = 10_000
 ID_FIELD: Final = {"id": "_id", "type": "int"}
 
 
