@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from opendata.datastore.datastore_helpers import ADMIN, PUBLIC, load_csv, new_resource_id, numbers_csv, write
 from zhengwu.audit.models import AuditEvent
-from zhengwu.errors import NotAuthenticated, NotFound, ValidationError
+from zhengwu.db import Database, upgrade
+from zhengwu.errors import Conflict, NotAuthenticated, NotFound, ValidationError
 from zhengwu.opendata.datastore.models import DatastoreTable
 from zhengwu.opendata.datastore.services import (
     datastore_create,
@@ -281,3 +283,39 @@ def test_percent_signs_in_field_names_and_values(db: Session, tmp_path: Path) ->
     assert datastore_search(db, actor=PUBLIC, resource_id=rid, q="%d")["total"] == 1
     sql = f'SELECT "地区" FROM "{rid}" WHERE "备注 %s" LIKE \'%d%\''  # noqa: S608 - the input under test
     assert datastore_search_sql(db, actor=PUBLIC, sql=sql)["records"] == [{"地区": "杭州"}]
+
+
+def test_concurrent_loads_of_one_resource_leave_exactly_one_table(
+    tmp_path: Path, empty_database_url: str
+) -> None:
+    database = Database.from_url(empty_database_url)
+    upgrade(database.engine)
+    rid = new_resource_id()
+    paths = [write(tmp_path, f"{i}.csv", f"a\n{i}\n") for i in range(4)]
+    outcomes: list[str] = []
+
+    def load(path: Path) -> None:
+        try:
+            with database.session() as session:
+                datastore_create(session, actor=ADMIN, resource_id=rid, path=path, is_open=True)
+            outcomes.append("loaded")
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=load, args=(p,)) for p in paths]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    try:
+        assert len(outcomes) == 4
+        assert "loaded" in outcomes
+        with database.session() as session:
+            row = session.scalar(select(DatastoreTable).where(DatastoreTable.resource_id == rid))
+            assert row is not None
+            assert tables(session) == {row.table_name}
+            records = datastore_search(session, actor=PUBLIC, resource_id=rid)["records"]
+            assert len(records) == 1
+            assert records[0]["a"] in range(4)
+    finally:
+        database.dispose()

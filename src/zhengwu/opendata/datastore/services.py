@@ -19,13 +19,14 @@ from typing import Any, Final
 
 import psycopg
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from zhengwu.accounts.models import Role
 from zhengwu.accounts.permissions import Actor, require_roles
 from zhengwu.audit.services import audit_record
 from zhengwu.db import utcnow
-from zhengwu.errors import NotFound, ValidationError
+from zhengwu.errors import Conflict, NotFound, ValidationError
 from zhengwu.opendata.datastore import loader
 from zhengwu.opendata.datastore.models import DatastoreTable
 from zhengwu.opendata.datastore.query import (
@@ -143,33 +144,45 @@ def datastore_create(
             field="indexes",
         )
     table = "ds_" + uuid.uuid4().hex
-    existing = db.scalar(select(DatastoreTable).where(DatastoreTable.resource_id == resource_id))
-    with db.begin_nested():
-        conn = db.connection()
-        loader.create_table(conn, table, inspection.fields, primary_key=False)
-        count = loader.write_rows(conn, table, inspection, progress)
-        loader.create_indexes(conn, table, wanted, progress)
-        if existing is not None:
-            old_table = existing.table_name
-            row = existing
-        else:
-            old_table = None
-            row = DatastoreTable(resource_id=resource_id)
-            db.add(row)
-        row.table_name = table
-        row.fields = inspection.fields
-        row.indexes = wanted
-        row.row_count = count
-        row.is_open = is_open
-        row.source_format = source.file_format
-        row.source_encoding = source.encoding
-        row.source_sha256 = sha256
-        row.source_size = size
-        row.loaded_by = actor.username
-        row.loaded_at = utcnow()
-        db.flush()
-        if old_table is not None:
-            loader.drop_table(conn, old_table)
+    try:
+        with db.begin_nested():
+            conn = db.connection()
+            loader.create_table(conn, table, inspection.fields, primary_key=False)
+            count = loader.write_rows(conn, table, inspection, progress)
+            loader.create_indexes(conn, table, wanted, progress)
+            # Read (and on PostgreSQL lock) the current row only now: a concurrent load of the same
+            # resource waits here, then replaces the table the other one installed, orphaning none.
+            existing = db.scalar(
+                select(DatastoreTable).where(DatastoreTable.resource_id == resource_id).with_for_update()
+            )
+            old_table = existing.table_name if existing is not None else None
+            row = existing if existing is not None else DatastoreTable(resource_id=resource_id)
+            if existing is None:
+                db.add(row)
+            row.table_name = table
+            row.fields = inspection.fields
+            row.indexes = wanted
+            row.row_count = count
+            row.is_open = is_open
+            row.source_format = source.file_format
+            row.source_encoding = source.encoding
+            row.source_sha256 = sha256
+            row.source_size = size
+            row.loaded_by = actor.username
+            row.loaded_at = utcnow()
+            db.flush()
+            if old_table is not None:
+                loader.drop_table(conn, old_table)
+    except (IntegrityError, OperationalError, sqlite3.OperationalError) as exc:
+        # Unique resource_id taken by a concurrent first load, or SQLite's writer lock held by one.
+        if not isinstance(exc, IntegrityError) and "locked" not in str(exc):
+            raise
+        raise Conflict(
+            "同一资源正在被另一次导入更新，请稍后重试",
+            message_en="another load of this resource is in progress; retry",
+            code="datastore.concurrent_load",
+            field="resource_id",
+        ) from exc
     audit_record(
         db,
         actor=actor,
