@@ -60,17 +60,30 @@ def faker_baseline(rows: int, total: int) -> None:
     def persons() -> None:
         for _ in range(rows):
             # The same columns as ours, as far as Faker's zh_CN provider has them.
-            (fake.ssn(), fake.name(), fake.random_element("MF"), fake.date_of_birth(maximum_age=100),
-             fake.address(), fake.phone_number())
+            (
+                fake.ssn(),
+                fake.name(),
+                fake.random_element("MF"),
+                fake.date_of_birth(maximum_age=100),
+                fake.address(),
+                fake.phone_number(),
+            )
 
     def entities() -> None:
         for _ in range(rows):
-            (fake.company(), fake.ssn(), fake.date_between("-30y", "today"), fake.address(),
-             fake.random_int(10_000, 10_000_000))
+            (
+                fake.company(),
+                fake.ssn(),
+                fake.date_between("-30y", "today"),
+                fake.address(),
+                fake.random_int(10_000, 10_000_000),
+            )
 
     print(f"\nBaseline: Faker {faker.VERSION} zh_CN, row by row, {rows:,} rows, extrapolated to {total:,}")
-    for label, run in (("faker persons (in memory, no file)", persons),
-                       ("faker entities (in memory, no file)", entities)):
+    for label, run in (
+        ("faker persons (in memory, no file)", persons),
+        ("faker entities (in memory, no file)", entities),
+    ):
         seconds = timed(label, rows, run)
         print(f"{'':<50} -> {total:,} rows would take about {seconds * total / rows:,.0f} s")
     names = {fake.name()[1:] for _ in range(rows)}
@@ -95,21 +108,39 @@ def main() -> None:
         folder = Path(tmp)
         # Warm the region tables so that the first measurement is not charged with loading them.
         list(generate_persons(count=10))
-        timed("persons, generate only (no file)", count,
-              lambda: sum(b.num_rows for b in generate_persons(count=count)))
+        timed(
+            "persons, generate only (no file)",
+            count,
+            lambda: sum(b.num_rows for b in generate_persons(count=count)),
+        )
         out = folder / "persons.parquet"
-        timed("persons -> Parquet (zstd)", count,
-              lambda: write_batches(generate_persons(count=count), out, progress=False), out)
+        timed(
+            "persons -> Parquet (zstd)",
+            count,
+            lambda: write_batches(generate_persons(count=count), out, progress=False),
+            out,
+        )
         out = folder / "persons.csv"
-        timed("persons -> CSV", count,
-              lambda: write_batches(generate_persons(count=count), out, progress=False), out)
+        timed(
+            "persons -> CSV",
+            count,
+            lambda: write_batches(generate_persons(count=count), out, progress=False),
+            out,
+        )
         out = folder / "entities.parquet"
-        timed(f"entities -> Parquet (reps from {count:,} persons)", count,
-              lambda: write_batches(generate_entities(count=count, persons_count=count), out, progress=False),
-              out)
+        timed(
+            f"entities -> Parquet (reps from {count:,} persons)",
+            count,
+            lambda: write_batches(generate_entities(count=count, persons_count=count), out, progress=False),
+            out,
+        )
         out = folder / "entities.csv"
-        timed("entities -> CSV (reps from 10,000 persons)", count,
-              lambda: write_batches(generate_entities(count=count), out, progress=False), out)
+        timed(
+            "entities -> CSV (reps from 10,000 persons)",
+            count,
+            lambda: write_batches(generate_entities(count=count), out, progress=False),
+            out,
+        )
         sample = pa.Table.from_batches(list(generate_persons(count=args.faker_rows)))
         given = {n[1:] for n in sample["name"].to_pylist()}
         print(f"zhengwu: {len(given):,} distinct given names in {args.faker_rows:,} names")

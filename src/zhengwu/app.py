@@ -31,6 +31,7 @@ from zhengwu.db import Database
 from zhengwu.exchange import api as exchange_api
 from zhengwu.exchange import views as exchange_views
 from zhengwu.home import views as home_views
+from zhengwu.opendata.datastore import api as datastore_api
 from zhengwu.registries import api as registries_api
 from zhengwu.registries import views as registries_views
 from zhengwu.sharing import api as sharing_api
@@ -49,6 +50,7 @@ API_ROUTERS = [
     sharing_api.router,
     exchange_api.router,
     registries_api.router,
+    datastore_api.router,
 ]
 PAGE_ROUTERS = [
     home_views.router,

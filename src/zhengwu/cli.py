@@ -24,6 +24,7 @@ from zhengwu.demo.cli import demo_command, seed_group
 from zhengwu.exchange.cli import exchange_group
 from zhengwu.exchange.verify import messagelog_verify
 from zhengwu.identifiers.cli import id_group
+from zhengwu.opendata.datastore.cli import datastore_group
 from zhengwu.registries.cli import registries_group
 from zhengwu.sharing.cli import sharing_group
 
@@ -122,6 +123,7 @@ cli.add_command(exchange_group)
 cli.add_command(registries_group)
 cli.add_command(sharing_group)
 cli.add_command(catalog_group)
+cli.add_command(datastore_group)
 
 
 def _verify_message_log(db: Session) -> tuple[bool, dict[str, Any]]:
