@@ -436,7 +436,7 @@ def rows_list(
         raise _bad("since 只用于 /changes", "since belongs to /changes", "param.misplaced", "since")
     limit = _limit(config, service, _single(params, "limit"))
     offset = _offset(_single(params, "offset"))
-    after = _single(params, "after")
+    after = _single(params, "after") or None  # empty: from the start
     names = _fields(service, _single(params, "fields"))
     selected = list(dict.fromkeys([*names, *service.key]))
     key_columns = [service.columns[k] for k in service.key]
@@ -472,7 +472,7 @@ def changes_list(
                 name,
             )
     limit = _limit(config, service, _single(params, "limit"))
-    since = _single(params, "since")
+    since = _single(params, "since") or None  # empty: from the start
     names = _fields(service, _single(params, "fields"))
     order = [change, *[k for k in service.key if k != change]]
     order_columns = [service.columns[n] for n in order]
