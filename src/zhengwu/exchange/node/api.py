@@ -126,17 +126,20 @@ def create_node_app(
             for s in published.values()
         ]
 
-    @app.get("/services/{code}/rows")
-    def rows(code: str, request: Request) -> Page:
+    # Pages go out as pydantic's own JSON (Rust), not through FastAPI's response-model validation.
+    @app.get("/services/{code}/rows", response_model=None)
+    def rows(code: str, request: Request) -> Response:
         _check_token(config, tokens, request)
         service = published_service(published, code)
-        return rows_list(engine, config, service, request.query_params.multi_items())
+        page: Page = rows_list(engine, config, service, request.query_params.multi_items())
+        return Response(page.model_dump_json(), media_type="application/json")
 
-    @app.get("/services/{code}/changes")
-    def changes(code: str, request: Request) -> ChangePage:
+    @app.get("/services/{code}/changes", response_model=None)
+    def changes(code: str, request: Request) -> Response:
         _check_token(config, tokens, request)
         service = published_service(published, code)
-        return changes_list(engine, config, service, request.query_params.multi_items())
+        page: ChangePage = changes_list(engine, config, service, request.query_params.multi_items())
+        return Response(page.model_dump_json(), media_type="application/json")
 
     @app.get("/services/{code}/openapi.json")
     def openapi(code: str, request: Request) -> dict[str, Any]:
