@@ -36,6 +36,8 @@ from zhengwu.accounts.permissions import Actor
 from zhengwu.db import Database, upgrade
 from zhengwu.exchange.messagelog import LogEntry, write_batch
 from zhengwu.exchange.monitoring.services import monitoring_overview, monitoring_window
+from zhengwu.exchange.node.schemas import node_config_build
+from zhengwu.exchange.node.services import node_engine, published_reflect, rows_list
 
 PG_ADMIN_URL = os.environ.get(
     "ZHENGWU_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -151,11 +153,24 @@ def bench_node(rows: int, seconds: float, threads: int) -> None:
                     "ORDER BY id LIMIT 101",
                 ),
             }
+            columns = ["id", "name", "region", "amount", "updated_at"]
+            local_config = node_config_build(
+                {
+                    "database_url": url,
+                    "tokens": [TOKEN],
+                    "max_limit": 1000,
+                    "services": [{"code": "persons", "table": "legacy_person", "columns": columns}],
+                },
+                environ={},
+            )
+            local_engine = node_engine(local_config)
+            local_service = published_reflect(local_engine, local_config)["persons"]
             print(
                 f"| query ({rows:,} rows, {threads} client threads) | node over HTTP | p50 / p99 ms "
-                "| direct SQLAlchemy | p50 / p99 ms | node / direct |"
+                "| node logic in process | p50 / p99 ms | direct SQLAlchemy | p50 / p99 ms "
+                "| HTTP node / direct |"
             )
-            print("|---|---:|---:|---:|---:|---:|")
+            print("|---|---:|---:|---:|---:|---:|---:|---:|")
             for label, (params, sql) in cases.items():
 
                 def direct(
@@ -173,10 +188,17 @@ def bench_node(rows: int, seconds: float, threads: int) -> None:
                     response = client().get("/services/persons/rows", params=params(r))
                     assert response.status_code == 200, response.text
 
+                def in_process(
+                    r: random.Random, params: Callable[[random.Random], dict[str, str]] = params
+                ) -> None:
+                    rows_list(local_engine, local_config, local_service, list(params(r).items()))
+
                 node_rate, node_lat = _run(seconds, threads, via_node)
+                logic_rate, logic_lat = _run(seconds, threads, in_process)
                 direct_rate, direct_lat = _run(seconds, threads, direct)
                 print(
                     f"| {label} | {node_rate:,.0f} /s | {_pct(node_lat, 50):.1f} / {_pct(node_lat, 99):.1f} "
+                    f"| {logic_rate:,.0f} /s | {_pct(logic_lat, 50):.1f} / {_pct(logic_lat, 99):.1f} "
                     f"| {direct_rate:,.0f} /s | {_pct(direct_lat, 50):.1f} / {_pct(direct_lat, 99):.1f} "
                     f"| {node_rate / direct_rate:.2f} |"
                 )
