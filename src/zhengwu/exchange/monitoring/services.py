@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from zhengwu.accounts.models import Department, Role
@@ -134,30 +134,42 @@ def _scope(db: Session, actor: Actor, instance: str) -> str | None:
 
 def _load(db: Session, window: Window, *conditions: ColumnElement[bool]) -> list[_Call]:
     r = ExchangeLogRecord
+    # PostgreSQL subtracts the timestamps itself (one float per row instead of two datetimes to
+    # convert, ~2x faster); SQLite's julianday() would lose microseconds, so there Python subtracts.
+    on_postgresql = db.get_bind().dialect.name == "postgresql"
+    timing = (
+        [(func.extract("epoch", r.finished_at - r.started_at) * 1000).label("duration_ms")]
+        if on_postgresql
+        else [r.started_at, r.finished_at]
+    )
     query = select(
         r.client_id,
         r.service_id,
         r.http_status,
         r.error_type,
         r.logged_at,
-        r.started_at,
-        r.finished_at,
         r.request_size,
         r.response_size,
+        *timing,
     ).where(r.logged_at >= window.start, r.logged_at < window.end, *conditions)
     calls = []
     for row in db.execute(query):
-        duration = (_aware(row.finished_at) - _aware(row.started_at)).total_seconds() * 1000
+        # UTCDateTime already returns aware UTC values.
+        duration = (
+            float(row.duration_ms)
+            if on_postgresql
+            else (row.finished_at - row.started_at).total_seconds() * 1000
+        )
         calls.append(
             _Call(
                 row.client_id,
                 row.service_id,
-                int(row.http_status),
+                row.http_status,
                 row.error_type,
-                _aware(row.logged_at),
+                row.logged_at,
                 max(duration, 0.0),
-                int(row.request_size),
-                int(row.response_size),
+                row.request_size,
+                row.response_size,
             )
         )
     return calls
