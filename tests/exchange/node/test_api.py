@@ -86,6 +86,7 @@ def test_startswith_escapes_wildcards(node: TestClient) -> None:
         ({"id__isnull": "maybe"}, "node.filter.bad_value"),
         ({"id__in": ",".join(["1"] * 101)}, "node.filter.too_many"),
         ({"name": "张" * 1001}, "node.filter.too_long"),
+        ({"name__startswith": "张" * 1001}, "node.filter.too_long"),
         ({"limit": "0"}, "node.page.bad_limit"),
         ({"limit": "51"}, "node.page.bad_limit"),
         ({"limit": "1; select 1"}, "node.page.bad_limit"),

@@ -358,7 +358,7 @@ def _filters(service: PublishedService, params: Sequence[tuple[str, str]]) -> li
                     "filter.unsupported",
                     name,
                 )
-            clauses.append(column.startswith(raw, autoescape=True))
+            clauses.append(column.startswith(_convert(service, column_name, raw), autoescape=True))
         else:
             value = _convert(service, column_name, raw)
             clauses.append(
