@@ -30,6 +30,8 @@ from zhengwu.config import Settings, load_settings
 from zhengwu.db import Database
 from zhengwu.exchange import api as exchange_api
 from zhengwu.exchange import views as exchange_views
+from zhengwu.exchange.monitoring import api as exchange_monitoring_api
+from zhengwu.exchange.monitoring import views as exchange_monitoring_views
 from zhengwu.home import views as home_views
 from zhengwu.opendata.datastore import api as datastore_api
 from zhengwu.registries import api as registries_api
@@ -49,6 +51,7 @@ API_ROUTERS = [
     catalog_transfer_api.router,
     sharing_api.router,
     exchange_api.router,
+    exchange_monitoring_api.router,
     registries_api.router,
     datastore_api.router,
 ]
@@ -61,6 +64,7 @@ PAGE_ROUTERS = [
     catalog_transfer_views.router,
     sharing_views.router,
     exchange_views.router,
+    exchange_monitoring_views.router,
     registries_views.router,
 ]
 NAV = sorted(
@@ -73,6 +77,7 @@ NAV = sorted(
         *catalog_transfer_views.NAV,
         *sharing_views.NAV,
         *exchange_views.NAV,
+        *exchange_monitoring_views.NAV,
         *registries_views.NAV,
     ],
     key=lambda item: item.order,
