@@ -64,9 +64,7 @@ def shape(
     if not isinstance(data, dict):
         return data
     if any(k in known for k in data):
-        return {
-            k: (mask_value(k, v) if k in masked else v) for k, v in data.items() if k in granted
-        }
+        return {k: (mask_value(k, v) if k in masked else v) for k, v in data.items() if k in granted}
     out: dict[str, Any] = {}
     for k, v in data.items():
         if isinstance(v, dict | list):
