@@ -43,6 +43,7 @@ from zhengwu.exchange.gateway.metrics import CONTENT_TYPE, GatewayMetrics
 from zhengwu.exchange.gateway.protocol import (
     MAX_ID_HEADER,
     MAX_ISSUE_HEADER,
+    MAX_URI_LENGTH,
     R1Target,
     XRoadError,
     bad_request,
@@ -426,6 +427,8 @@ class Gateway:
         method = str(scope["method"])
         query = bytes(scope.get("query_string") or b"").decode("latin-1")
         call.request_hash = request_hash(method, raw_path, query, headers, call.request_body)
+        if len(raw_path) + len(query) > MAX_URI_LENGTH:
+            raise bad_request(f"request URI longer than {MAX_URI_LENGTH} characters")
         target = self._parse_target(raw_path)
         call.service_id = str(target.service)
         call.service_label = call.service_id

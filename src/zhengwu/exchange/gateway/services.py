@@ -190,8 +190,8 @@ def grant_limits(db: Session, grant_id: int | None, default: Limits) -> tuple[Li
     return Limits(row.rate_per_second, row.burst, row.quota_per_day), frozenset(row.clear_elements)
 
 
-def _purpose_of(db: Session, caller: Caller, resource_id: int, at: dt.datetime) -> str | None:
-    """The purpose when the caller gave none: that of its grants in force, if they share one."""
+def _purposes_in_force(db: Session, caller: Caller, resource_id: int, at: dt.datetime) -> list[str]:
+    """The distinct purposes of the caller's grants in force for a resource (when it named none)."""
     on = beijing_date(at)
     purposes = {
         normalise_purpose(g.purpose): g.purpose
@@ -204,7 +204,7 @@ def _purpose_of(db: Session, caller: Caller, resource_id: int, at: dt.datetime) 
         )
         if g.valid_from <= on <= g.valid_until
     }
-    return next(iter(purposes.values())) if len(purposes) == 1 else None
+    return list(purposes.values())
 
 
 def access_decide(
@@ -243,19 +243,17 @@ def access_decide(
             )
         masked = frozenset() if own else sensitive & asked
         return Access(True, known=known, granted=asked, masked=masked, limits=default_limits, limit_key=key)
-    wanted = purpose if purpose is not None else _purpose_of(db, caller, resource.id, at)
-    if wanted is None and purpose is None:
-        grants = db.scalar(
-            select(Grant.id).where(
-                Grant.consumer_id == caller.department_id, Grant.resource_id == resource.id
-            )
-        )
-        if grants is not None:
+    wanted = purpose
+    if wanted is None:
+        purposes = _purposes_in_force(db, caller, resource.id, at)
+        if len(purposes) > 1:
             return Access(
                 False,
                 "grant.purpose_required",
-                "持有多个用途的授权或无有效授权，请在 X-Zhengwu-Purpose 中说明用途",
+                "持有多个用途的授权，请在 X-Zhengwu-Purpose 中说明本次用途",
             )
+        # None in force: grant_check names why (none, expired, revoked) before it looks at purposes.
+        wanted = purposes[0] if purposes else ""
     asked_list = list(elements) if elements is not None else None
     if asked_list is None:
         # All elements of the grant in force for this purpose: ask for every element, then keep what
@@ -266,7 +264,7 @@ def access_decide(
         consumer_department_id=caller.department_id,
         resource_id=resource.id,
         element_names=asked_list,
-        purpose=wanted or "",
+        purpose=wanted,
         at=at,
     )
     if (
@@ -280,7 +278,7 @@ def access_decide(
             consumer_department_id=caller.department_id,
             resource_id=resource.id,
             element_names=list(decision.elements),
-            purpose=wanted or "",
+            purpose=wanted,
             at=at,
         )
     if not decision.allowed:
