@@ -74,7 +74,10 @@ def test_metrics_count_calls_and_errors(exchange: Exchange, client: TestClient) 
     client.get(exchange.path("org", "/org/1"), headers={"X-Road-Client": exchange.client})
     text = client.get("/metrics").text
     service = f"{INSTANCE}/GOV/{exchange.provider_uscc}/FAREN"
-    assert f'zhengwu_gateway_calls_total{{client="{exchange.client}",service="{service}/open",status="200"}}' in text
+    assert (
+        f'zhengwu_gateway_calls_total{{client="{exchange.client}",service="{service}/open",status="200"}}'
+        in text
+    )
     assert 'type="Client.InvalidCredentials"' in text
     assert "zhengwu_gateway_call_seconds_bucket" in text and "zhengwu_gateway_upstream_seconds" in text
 
