@@ -1,7 +1,7 @@
 """The gateway's hot path: a plain ASGI application (no framework routing or dependency injection).
 
 One call: parse the r1 path and headers → authenticate the calling system → resolve the service →
-decide access → rate limit → forward with the service's timeout (pooled ``httpx.AsyncClient``) →
+decide access → rate limit → forward with the service's timeout (pooled HTTP/1.1 client, :mod:`.upstream`) →
 keep only granted elements, mask sensitive ones → write the message log record and wait until it is
 committed (group commit: :class:`~zhengwu.exchange.messagelog.MessageLogWriter`) → send. Refusals are
 recorded the same way before they are answered. If the record cannot be written the caller gets a
@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote
 
-import httpx
 import orjson
 
 from zhengwu.accounts.permissions import Actor
@@ -57,6 +56,7 @@ from zhengwu.exchange.gateway.protocol import (
 )
 from zhengwu.exchange.gateway.services import Access, Caller, Limits, ServiceInfo
 from zhengwu.exchange.gateway.shaping import ShapeError, shape
+from zhengwu.exchange.gateway.upstream import UpstreamFailure, UpstreamPool, UpstreamTimeout
 from zhengwu.exchange.identifiers import ClientId
 from zhengwu.exchange.messagelog import LogEntry, MessageLogWriter, messagelog_sign_head
 from zhengwu.exchange.services import client_list
@@ -75,15 +75,15 @@ _DROP_REQUEST = frozenset(
     {
         "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
         "transfer-encoding", "upgrade", "host", "user-agent", "content-length", "authorization",
-        "x-zhengwu-purpose", "x-zhengwu-elements", "x-road-request-hash", "expect",
+        "x-zhengwu-purpose", "x-zhengwu-elements", "x-road-request-hash", "expect", "accept-encoding",
     }
 )  # fmt: skip
-#: Response headers not passed back: hop-by-hop, length and encoding (the body may be reshaped and
-#: httpx has decoded it), the provider's Server header, and X-Road headers the gateway sets itself.
+#: Response headers not passed back: hop-by-hop, length (the body may be reshaped), the provider's
+#: Server header, and X-Road headers the gateway sets itself.
 _DROP_RESPONSE = frozenset(
     {
         "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-        "transfer-encoding", "upgrade", "content-length", "content-encoding", "server",
+        "transfer-encoding", "upgrade", "content-length", "server",
     }
 )  # fmt: skip
 _JSON = b"application/json;charset=utf-8"
@@ -205,7 +205,7 @@ class Gateway:
         self._parsed: dict[str, Any] = {}
         self._writer = writer
         self._own_writer = writer is None
-        self._http: httpx.AsyncClient | None = None
+        self._http: UpstreamPool | None = None
         self._start_lock = asyncio.Lock()
         self._signer: asyncio.Task[None] | None = None
 
@@ -219,12 +219,7 @@ class Gateway:
             if self._writer is None:
                 self._writer = MessageLogWriter(self.database, body_key=self.config.body_key)
             self._writer.start()
-            limits = httpx.Limits(
-                max_connections=self.config.max_connections,
-                max_keepalive_connections=self.config.max_connections,
-            )
-            # No redirects (PR-REST 4.4), no proxies from the environment, no cookies kept between calls.
-            self._http = httpx.AsyncClient(limits=limits, follow_redirects=False, trust_env=False)
+            self._http = UpstreamPool(max_per_origin=self.config.max_connections)
             if self.config.signing_key_pem is not None:
                 self._signer = asyncio.create_task(self._sign_heads())
 
@@ -526,6 +521,8 @@ class Gateway:
         assert self._http is not None
         out_headers = {k: v for k, v in headers.items() if k not in _DROP_REQUEST}
         out_headers.setdefault("accept", "application/json")
+        # The answer may have to be filtered: ask for it uncompressed.
+        out_headers["accept-encoding"] = "identity"
         out_headers["x-road-client"] = str(client)
         out_headers["x-road-service"] = str(service.service)
         out_headers["x-road-id"] = call.xroad_id
@@ -535,32 +532,26 @@ class Gateway:
         began = time.perf_counter()
         try:
             response = await self._http.request(
-                str(scope["method"]),
-                url,
-                headers=out_headers,
-                content=call.request_body or None,
-                timeout=httpx.Timeout(timeout),
+                str(scope["method"]), url, out_headers.items(), call.request_body, timeout=timeout
             )
-        except httpx.TimeoutException as exc:
+        except UpstreamTimeout as exc:
             raise server_error(
                 500,
                 "ServerProxy",
                 "ServiceTimeout",
                 f"the provider's service did not answer within {timeout:g} s",
             ) from exc
-        except httpx.HTTPError as exc:
+        except UpstreamFailure as exc:
             raise server_error(
-                500,
-                "ServerProxy",
-                "NetworkError",
-                f"cannot reach the provider's service: {type(exc).__name__}",
+                500, "ServerProxy", "NetworkError", f"cannot reach the provider's service: {exc}"
             ) from exc
         finally:
             self.metrics.upstream.labels(call.service_label).observe(time.perf_counter() - began)
-        body = response.content
-        content_type = response.headers.get("content-type", "")
+        body = response.body
+        content_type = response.header("content-type")
+        encoded = response.header("content-encoding").lower() not in ("", "identity")
         if access.known is not None and body:
-            if "json" in content_type.lower():
+            if "json" in content_type.lower() and not encoded:
                 try:
                     body = orjson.dumps(
                         shape(
@@ -574,20 +565,20 @@ class Gateway:
                     raise server_error(
                         500, "ServerProxy", "InvalidResponse", "the provider's JSON answer cannot be filtered"
                     ) from exc
-            elif response.is_success:
-                # Data elements can only be filtered in JSON; anything else could carry ungranted ones.
+            elif 200 <= response.status < 300:
+                # Data elements can only be filtered in plain JSON; anything else could carry ungranted ones.
                 raise server_error(
                     500,
                     "ServerProxy",
                     "InvalidResponse",
-                    f"the provider answered {content_type or 'no content type'}, not JSON",
+                    f"the provider answered {content_type or 'no content type'}, not plain JSON",
                 )
         passed = [
             (k.encode("latin-1"), v.encode("latin-1"))
-            for k, v in response.headers.multi_items()
-            if k.lower() not in _DROP_RESPONSE and not k.lower().startswith("x-road-")
+            for k, v in response.headers
+            if k not in _DROP_RESPONSE and not k.startswith("x-road-")
         ]
-        return response.status_code, passed, body
+        return response.status, passed, body
 
     async def _metaservice(
         self, target: R1Target, caller: Caller, query: str
