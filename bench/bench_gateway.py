@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -33,15 +34,16 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from gateway_env import seed  # noqa: E402
+from gateway_env import seed
+from zhengwu.db import Database, upgrade
+from zhengwu.exchange.models import ExchangeLogRecord
 
-from zhengwu.db import Database, upgrade  # noqa: E402
-from zhengwu.exchange.models import ExchangeLogRecord  # noqa: E402
-
-PG_ADMIN_URL = os.environ.get("ZHENGWU_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "ZHENGWU_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 BENCH_DB = "zhengwu_bench_gateway"
 
-UPSTREAM_CODE = '''
+UPSTREAM_CODE = """
 import json
 BODY = json.dumps({"uscc": "91330000MA27XYZ12X", "org_name": "杭州测试科技有限公司",
     "registered_on": "2020-01-02", "legal_rep_name": "欧阳修", "registered_capital": "100.00",
@@ -52,7 +54,7 @@ async def app(scope, receive, send):
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]})
     await send({"type": "http.response.body", "body": BODY})
-'''
+"""
 
 
 def free_port() -> int:
@@ -93,7 +95,9 @@ async def _connection(host: str, port: int, request: bytes, stop_at: float, late
     return errors
 
 
-def run_load(port: int, path: str, headers: dict[str, str], seconds: float, connections: int) -> dict[str, float]:
+def run_load(
+    port: int, path: str, headers: dict[str, str], seconds: float, connections: int
+) -> dict[str, float]:
     """Calls/s, p50 and p99 (ms) and errors for ``seconds`` of closed-loop load."""
     lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", *(f"{k}: {v}" for k, v in headers.items())]
     request = ("\r\n".join(lines) + "\r\n\r\n").encode()
@@ -119,12 +123,35 @@ def run_load(port: int, path: str, headers: dict[str, str], seconds: float, conn
     }
 
 
+def summarize_spy(raw: Path) -> None:
+    """Where the gateway's threads spend their samples: per thread, and the deepest zhengwu frame."""
+    threads: Counter[str] = Counter()
+    frames: Counter[str] = Counter()
+    total = 0
+    for line in raw.read_text(encoding="utf-8").splitlines():
+        stack, _, count = line.rpartition(" ")
+        n = int(count)
+        total += n
+        parts = stack.split(";")
+        threads[parts[0].split(":")[-1].strip()] += n
+        ours = [f for f in parts if "zhengwu" in f or "uvicorn" in f or "psycopg" in f]
+        frames[(ours[-1] if ours else parts[-1]).split(" (")[0] + " — " + parts[-1].split(" (")[0]] += n
+    print(f"\npy-spy samples of the gateway during the run ({total} samples, active only):\n")
+    print("| thread | share |\n|---|---:|")
+    for name, n in threads.most_common(6):
+        print(f"| {name} | {n / total:.0%} |")
+    print("\n| deepest zhengwu/uvicorn/psycopg frame — leaf | share |\n|---|---:|")
+    for name, n in frames.most_common(15):
+        print(f"| {name} | {n / total:.0%} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="run the gateway under cProfile (main thread)")
+    parser.add_argument("--spy", action="store_true", help="sample all gateway threads with py-spy")
     args = parser.parse_args()
 
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -162,8 +189,19 @@ def main() -> None:
         run_load(gw_port, path, headers, 1.0, 4)
         with database.session() as db:
             before = db.scalar(select(func.count()).select_from(ExchangeLogRecord)) or 0
+        # Warm until the gateway answers quickly (first calls configure the ORM and fill the caches).
+        run_load(gw_port, path, headers, 3.0, args.connections)
         direct = run_load(up_port, "/org/42", {}, args.seconds, args.connections)
+        spy = None
+        if args.spy:
+            spy = subprocess.Popen(
+                [str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(gateway.pid), "-d",
+                 str(max(1, int(args.seconds) - 1)), "-r", "100", "--threads", "--format", "raw",
+                 "-o", str(tmp / "spy.raw")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
         through = run_load(gw_port, path, headers, args.seconds, args.connections)
+        if spy is not None:
+            spy.wait(60)
         with database.session() as db:
             logged = (db.scalar(select(func.count()).select_from(ExchangeLogRecord)) or 0) - before
         print(f"\n### Gateway vs direct ({args.seconds:g} s each, {args.connections} connections, "
@@ -171,7 +209,9 @@ def main() -> None:
         print("| path | calls | calls/s | p50 ms | p99 ms | non-200 |")
         print("|---|---:|---:|---:|---:|---:|")
         for name, r in (("direct to upstream", direct), ("through the gateway", through)):
-            print(f"| {name} | {r['calls']:.0f} | {r['rate']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['errors']:.0f} |")
+            print(
+                f"| {name} | {r['calls']:.0f} | {r['rate']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['errors']:.0f} |"
+            )
         print(f"\ngateway/direct throughput: {through['rate'] / direct['rate']:.2f}; "
               f"records logged during the gateway run: {logged} (calls answered: {through['calls']:.0f})")  # fmt: skip
     finally:
@@ -184,6 +224,8 @@ def main() -> None:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)'))
         admin.dispose()
+    if args.spy and (tmp / "spy.raw").exists():
+        summarize_spy(tmp / "spy.raw")
     if args.profile and profile.exists():
         print("\nWhere the gateway's time goes (cProfile, top 25 by own time):\n```")
         pstats.Stats(str(profile)).sort_stats("tottime").print_stats(25)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import hashlib
 
 import pytest
 
+from zhengwu.exchange.gateway.cache import TTLCache
 from zhengwu.exchange.gateway.limits import Limiter
 from zhengwu.exchange.gateway.protocol import request_hash
 from zhengwu.exchange.gateway.services import Limits
@@ -87,3 +89,29 @@ def test_request_hash_follows_pr_rest() -> None:
     assert (
         base64.b64decode(with_body) == hashlib.sha512(expected_head + hashlib.sha512(b"{}").digest()).digest()
     )
+
+
+def test_cache_loads_once_for_concurrent_misses_and_does_not_keep_errors() -> None:
+    cache = TTLCache(ttl=10.0)
+    calls = 0
+
+    async def load() -> int:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.05)
+        return calls
+
+    async def failing() -> int:
+        raise ValueError("db down")
+
+    async def main() -> None:
+        values = await asyncio.gather(*(cache.get_or_load("k", load) for _ in range(50)))
+        assert values == [1] * 50 and calls == 1
+        with pytest.raises(ValueError):
+            await cache.get_or_load("bad", failing)
+        assert cache.get("bad") is None
+        # A value whose own lifetime is shorter (a token about to expire) is kept only that long.
+        await cache.get_or_load("short", load, ttl_of=lambda _: 0.0)
+        assert cache.get("short") is None
+
+    asyncio.run(main())

@@ -24,6 +24,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import logging
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -32,11 +33,13 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote
 
 import orjson
+from sqlalchemy.orm import configure_mappers
 
 from zhengwu.accounts.permissions import Actor
 from zhengwu.db import Database, utcnow
 from zhengwu.errors import NotAuthenticated, NotFound, PermissionDenied, ZhengwuError
 from zhengwu.exchange.gateway import services
+from zhengwu.exchange.gateway.cache import TTLCache
 from zhengwu.exchange.gateway.limits import Limiter
 from zhengwu.exchange.gateway.metrics import CONTENT_TYPE, GatewayMetrics
 from zhengwu.exchange.gateway.protocol import (
@@ -116,34 +119,6 @@ class GatewayConfig:
     head_interval: float = 60.0
 
 
-class TTLCache:
-    """A dict whose entries expire; cleared wholesale when it grows past ``max_size`` (no LRU cost)."""
-
-    def __init__(self, ttl: float, max_size: int = 100_000) -> None:
-        self.ttl = ttl
-        self.max_size = max_size
-        self._data: dict[Any, tuple[float, Any]] = {}
-
-    def get(self, key: Any) -> Any:
-        """The value, or None when absent or expired."""
-        item = self._data.get(key)
-        if item is None or item[0] < time.monotonic():
-            return None
-        return item[1]
-
-    def put(self, key: Any, value: Any, ttl: float | None = None) -> None:
-        """Keep ``value`` for ``ttl`` seconds (default the cache's)."""
-        if self.ttl <= 0:
-            return
-        if len(self._data) >= self.max_size:
-            self._data.clear()
-        self._data[key] = (time.monotonic() + (self.ttl if ttl is None else ttl), value)
-
-    def clear(self) -> None:
-        """Forget everything."""
-        self._data.clear()
-
-
 @dataclass
 class _Call:
     """What is known about the call in progress, for its record and its response headers."""
@@ -208,6 +183,13 @@ class Gateway:
         self._http: UpstreamPool | None = None
         self._start_lock = asyncio.Lock()
         self._signer: asyncio.Task[None] | None = None
+        self._id_prefix = int.from_bytes(os.urandom(8), "big")
+        self._counter = 0
+
+    def _new_id(self) -> str:
+        """A unique id in UUID form: a random 64-bit process prefix and a counter (no syscall per call)."""
+        self._counter += 1
+        return str(uuid.UUID(int=(self._id_prefix << 64) | self._counter))
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -220,6 +202,8 @@ class Gateway:
                 self._writer = MessageLogWriter(self.database, body_key=self.config.body_key)
             self._writer.start()
             self._http = UpstreamPool(max_per_origin=self.config.max_connections)
+            # Configure the ORM now, not inside the first calls (it takes ~1 s with every domain's models).
+            await asyncio.to_thread(configure_mappers)
             if self.config.signing_key_pem is not None:
                 self._signer = asyncio.create_task(self._sign_heads())
 
@@ -308,8 +292,8 @@ class Gateway:
             await self.start()
         headers, duplicated = _headers(scope)
         call = _Call(
-            xroad_id=str(uuid.uuid4()),
-            request_id=str(uuid.uuid4()),
+            xroad_id=self._new_id(),
+            request_id=self._new_id(),
             started_at=utcnow(),
             started=time.perf_counter(),
         )
@@ -464,37 +448,43 @@ class Gateway:
         caller: Caller | None = self._auth.get(key)
         if caller is not None and caller.token_expires_at > utcnow():
             return caller
-        try:
-            caller = await self._in_db(
+
+        async def load() -> Caller:
+            return await self._in_db(
                 lambda db: services.caller_authenticate(db, raw_token=token or None, client=client)
             )
+
+        def ttl_of(found: Caller) -> float:
+            # Never past the token's own expiry.
+            return max(0.0, (found.token_expires_at - utcnow()).total_seconds())
+
+        try:
+            found: Caller = await self._auth.get_or_load(key, load, ttl_of)
         except NotFound as exc:
             raise client_error(403, "UnknownMember", exc.message_en) from exc
         except NotAuthenticated as exc:
             raise client_error(401, "InvalidCredentials", f"{exc.code}: {exc.message_en}") from exc
         except PermissionDenied as exc:
             raise client_error(403, "InvalidClient", exc.message_en) from exc
-        ttl = min(self.config.auth_ttl, max(0.0, (caller.token_expires_at - utcnow()).total_seconds()))
-        self._auth.put(key, caller, ttl)
-        return caller
+        return found
 
     async def _service(self, target: R1Target) -> ServiceInfo:
-        info: ServiceInfo | None = self._directory.get(target.service)
-        if info is None:
-            try:
-                info = await self._in_db(lambda db: services.service_resolve(db, service=target.service))
-            except NotFound as exc:
-                raise client_error(404, "UnknownService", exc.message_en) from exc
-            self._directory.put(target.service, info)
+        async def load() -> ServiceInfo:
+            return await self._in_db(lambda db: services.service_resolve(db, service=target.service))
+
+        try:
+            info: ServiceInfo = await self._directory.get_or_load(target.service, load)
+        except NotFound as exc:
+            raise client_error(404, "UnknownService", exc.message_en) from exc
         return info
 
     async def _decide(
         self, caller: Caller, service: ServiceInfo, elements: tuple[str, ...] | None, purpose: str | None
     ) -> Access:
         key = (caller.subsystem_id, caller.department_id, service.id, elements, purpose)
-        access: Access | None = self._access.get(key)
-        if access is None:
-            access = await self._in_db(
+
+        async def load() -> Access:
+            return await self._in_db(
                 lambda db: services.access_decide(
                     db,
                     caller=caller,
@@ -504,7 +494,8 @@ class Gateway:
                     default_limits=self.config.default_limits,
                 )
             )
-            self._access.put(key, access)
+
+        access: Access = await self._access.get_or_load(key, load)
         return access
 
     async def _forward(
