@@ -1,4 +1,4 @@
-"""``zhengwu gateway``: serve the exchange gateway (X-Road REST r1) with its own uvicorn server."""
+"""``zhengwu gateway`` (serve the exchange gateway, X-Road REST r1) and ``zhengwu gateway-policy``."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from pathlib import Path
 import click
 import uvicorn
 
-from zhengwu.cli_support import CliState, handle_errors, pass_state
+from zhengwu.accounts.permissions import Actor
+from zhengwu.cli_support import CliState, echo_json, handle_errors, pass_state
 from zhengwu.exchange.gateway.api import config_to_env
+from zhengwu.exchange.gateway.services import grant_policy_set
 
 
 @click.command("gateway")
@@ -86,3 +88,29 @@ def gateway_command(
         log_level="warning",
         access_log=False,
     )
+
+
+@click.command("gateway-policy")
+@click.argument("grant_id", type=int)
+@click.option("--rate", type=float, required=True, help="Calls per second allowed on the grant.")
+@click.option("--burst", type=int, required=True, help="Calls allowed at once above the rate.")
+@click.option("--quota", type=int, default=None, help="Calls per Beijing day (none if omitted).")
+@click.option("--clear", default="", help="Comma-separated elements of the grant sent unmasked.")
+@pass_state
+@handle_errors
+def gateway_policy_command(
+    state: CliState, grant_id: int, rate: float, burst: int, quota: int | None, clear: str
+) -> None:
+    """Set a grant's rate limit, daily quota and elements in clear (as the platform; audited)."""
+    database = state.database(migrate=True)
+    with database.session() as db:
+        out = grant_policy_set(
+            db,
+            actor=Actor.system("cli"),
+            grant_id=grant_id,
+            rate_per_second=rate,
+            burst=burst,
+            quota_per_day=quota,
+            clear_elements=[c.strip() for c in clear.split(",") if c.strip()],
+        )
+    echo_json(out)
