@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote
 
 import orjson
+from sqlalchemy import create_engine
 from sqlalchemy.orm import configure_mappers
 
 from zhengwu.accounts.permissions import Actor
@@ -180,6 +181,7 @@ class Gateway:
         self._parsed: dict[str, Any] = {}
         self._writer = writer
         self._own_writer = writer is None
+        self._writer_db: Database | None = None
         self._http: UpstreamPool | None = None
         self._start_lock = asyncio.Lock()
         self._signer: asyncio.Task[None] | None = None
@@ -199,7 +201,9 @@ class Gateway:
             if self._http is not None:
                 return
             if self._writer is None:
-                self._writer = MessageLogWriter(self.database, body_key=self.config.body_key)
+                self._writer = MessageLogWriter(
+                    _writer_database(self.database), body_key=self.config.body_key
+                )
             self._writer.start()
             self._http = UpstreamPool(max_per_origin=self.config.max_connections)
             # Configure the ORM now, not inside the first calls (it takes ~1 s with every domain's models).
@@ -217,6 +221,8 @@ class Gateway:
         if self._writer is not None and self._own_writer:
             await asyncio.to_thread(self._writer.close)
             self._writer = None
+            if self._writer_db is not None and self._writer_db is not self.database:
+                self._writer_db.dispose()
 
     async def _sign_heads(self) -> None:
         key = self.config.signing_key_pem
@@ -596,6 +602,20 @@ class Gateway:
         except NotFound as exc:
             raise client_error(404, "UnknownService", exc.message_en) from exc
         return 200, [(b"content-type", _JSON)], orjson.dumps(data)
+
+
+def _writer_database(database: Database) -> Database:
+    """The log writer's own connection on PostgreSQL: no pre-ping and no rollback on return.
+
+    The platform's engine pings every connection it hands out and rolls back every one it takes
+    back: two extra round trips per batch, where a commit is the whole point (the writer commits
+    or rolls back itself). One connection suffices: there is one writer thread.
+    """
+    engine = database.engine
+    if engine.dialect.name != "postgresql":
+        return database
+    url = engine.url.render_as_string(hide_password=False)
+    return Database(create_engine(url, pool_size=1, max_overflow=0, pool_reset_on_return=None))
 
 
 def _purpose(value: str | None) -> str | None:
