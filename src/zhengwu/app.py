@@ -30,6 +30,8 @@ from zhengwu.config import Settings, load_settings
 from zhengwu.db import Database
 from zhengwu.exchange import api as exchange_api
 from zhengwu.exchange import views as exchange_views
+from zhengwu.exchange.gateway.api import gateway_config, gateway_routes
+from zhengwu.exchange.gateway.proxy import Gateway
 from zhengwu.exchange.monitoring import api as exchange_monitoring_api
 from zhengwu.exchange.monitoring import views as exchange_monitoring_views
 from zhengwu.home import views as home_views
@@ -144,6 +146,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     for router in PAGE_ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # The exchange gateway (X-Road REST r1) inside the platform; `zhengwu gateway` serves it alone.
+    app.state.gateway = Gateway(database, gateway_config(settings))
+    app.router.routes.extend(gateway_routes(app.state.gateway))
     install_error_handlers(app)
     set_page_renderer(render_error_page)
     return app

@@ -22,6 +22,7 @@ from zhengwu.cli_support import CliState, echo_json, handle_errors, pass_state
 from zhengwu.db import current_revision, downgrade, upgrade
 from zhengwu.demo.cli import demo_command, seed_group
 from zhengwu.exchange.cli import exchange_group
+from zhengwu.exchange.gateway.cli import gateway_command, gateway_policy_command
 from zhengwu.exchange.node.cli import node_group
 from zhengwu.exchange.verify import messagelog_verify
 from zhengwu.identifiers.cli import id_group
@@ -122,6 +123,8 @@ cli.add_command(demo_command)
 cli.add_command(seed_group)
 cli.add_command(exchange_group)
 cli.add_command(node_group)
+cli.add_command(gateway_command)
+cli.add_command(gateway_policy_command)
 cli.add_command(registries_group)
 cli.add_command(sharing_group)
 cli.add_command(catalog_group)

@@ -10,6 +10,7 @@ from zhengwu.catalog import models as catalog_models
 from zhengwu.catalog.search import models as catalog_search_models
 from zhengwu.db import Base
 from zhengwu.exchange import models as exchange_models
+from zhengwu.exchange.gateway import models as exchange_gateway_models
 from zhengwu.opendata.datastore import models as datastore_models
 from zhengwu.registries import models as registries_models
 from zhengwu.sharing import models as sharing_models
@@ -22,6 +23,7 @@ __all__ = [
     "catalog_models",
     "catalog_search_models",
     "datastore_models",
+    "exchange_gateway_models",
     "exchange_models",
     "metadata",
     "registries_models",

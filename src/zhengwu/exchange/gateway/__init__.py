@@ -1,0 +1,1 @@
+"""The exchange gateway: consumer systems call providers' services through it (X-Road REST "r1")."""
