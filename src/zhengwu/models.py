@@ -11,6 +11,7 @@ from zhengwu.catalog.search import models as catalog_search_models
 from zhengwu.db import Base
 from zhengwu.exchange import models as exchange_models
 from zhengwu.registries import models as registries_models
+from zhengwu.registries.credit import models as credit_models
 from zhengwu.sharing import models as sharing_models
 
 metadata = Base.metadata
@@ -20,6 +21,7 @@ __all__ = [
     "audit_models",
     "catalog_models",
     "catalog_search_models",
+    "credit_models",
     "exchange_models",
     "metadata",
     "registries_models",
