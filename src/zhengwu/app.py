@@ -33,6 +33,8 @@ from zhengwu.exchange import views as exchange_views
 from zhengwu.home import views as home_views
 from zhengwu.registries import api as registries_api
 from zhengwu.registries import views as registries_views
+from zhengwu.registries.credit import api as credit_api
+from zhengwu.registries.credit import views as credit_views
 from zhengwu.sharing import api as sharing_api
 from zhengwu.sharing import views as sharing_views
 from zhengwu.web.errors import install_error_handlers, set_page_renderer
@@ -49,6 +51,7 @@ API_ROUTERS = [
     sharing_api.router,
     exchange_api.router,
     registries_api.router,
+    credit_api.router,
 ]
 PAGE_ROUTERS = [
     home_views.router,
@@ -59,6 +62,7 @@ PAGE_ROUTERS = [
     catalog_transfer_views.router,
     sharing_views.router,
     exchange_views.router,
+    credit_views.router,  # before registries_views: /registries/{registry} would take /registries/credit
     registries_views.router,
 ]
 NAV = sorted(
@@ -72,6 +76,7 @@ NAV = sorted(
         *sharing_views.NAV,
         *exchange_views.NAV,
         *registries_views.NAV,
+        *credit_views.NAV,
     ],
     key=lambda item: item.order,
 )

@@ -190,7 +190,7 @@ class CreditList(Base):
 
 
 class CreditMeasure(Base):
-    """One joint reward or punishment measure (联合奖惩措施) attached to a list, carried out by a department."""
+    """A joint reward or punishment measure (联合奖惩措施) attached to a list, carried out by a department."""
 
     __tablename__ = "credit_measures"
 

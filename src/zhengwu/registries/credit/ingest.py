@@ -1,0 +1,411 @@
+"""Ingestion of 双公示 records and list entries from CSV, Excel or Parquet, one batch per delivery.
+
+The shape is that of :mod:`zhengwu.registries.ingest` and its files are read by the same readers:
+
+1. the delivery is fingerprinted (SM3 of the bytes and the source department); a fingerprint already
+   applied makes the call a no-op returning the earlier batch;
+2. the header is mapped (missing, unknown or repeated columns reject the file); every row is validated
+   (:mod:`zhengwu.registries.credit.validation`), then its references: the issuing department exists
+   and is the delivering one (or under the platform's authority), the subject is registered in the
+   population or legal entity registry under that name, the list exists and is issued by the
+   delivering department, the key is not repeated in the batch;
+3. ``mode="atomic"`` (default): any problem rejects the batch and nothing is applied;
+   ``mode="partial"``: valid rows are applied, the others go to the error file (row, column, reason);
+4. applying compares ``row_hash`` with the current row: equal means unchanged (no version), otherwise
+   the current row is inserted or updated and a version appended. A repaired or revoked record keeps
+   its status when the department re-delivers it: re-sending a file never re-publishes a repaired record.
+
+Credit deliveries are thousands of rows, not millions: rows are applied through the ORM within the
+caller's transaction, which keeps the code short; the batch and its error file are recorded in the
+shared ``registry_batches`` history (``registry`` = ``credit_records`` or ``credit_lists``).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from zhengwu.accounts.models import Department
+from zhengwu.accounts.permissions import Actor, require_department_admin
+from zhengwu.audit.services import audit_record
+from zhengwu.db import utcnow
+from zhengwu.errors import NotFound, ValidationError
+from zhengwu.registries import readers
+from zhengwu.registries.credit.history import entry_changed, record_changed
+from zhengwu.registries.credit.models import (
+    BATCH_LIST_ENTRIES,
+    BATCH_RECORDS,
+    CreditList,
+    CreditListEntry,
+    CreditRecord,
+    Status,
+    SubjectType,
+)
+from zhengwu.registries.credit.validation import ENTRY_SPEC, RECORD_SPEC, validate_entry, validate_record
+from zhengwu.registries.ingest import ERRORS_SHOWN, IngestResult, RowError, map_header
+from zhengwu.registries.models import BatchStatus, Entity, Person, RegistryBatch
+from zhengwu.registries.validation import clean
+
+Mode = Literal["atomic", "partial"]
+Kind = Literal["records", "list_entries"]
+Progress = Callable[[int], None]
+BATCH_NAMES: Final = {"records": BATCH_RECORDS, "list_entries": BATCH_LIST_ENTRIES}
+
+
+class _Errors:
+    def __init__(self) -> None:
+        self.all: list[RowError] = []
+        self.bad_rows: set[int] = set()
+
+    def add(self, row: int, column: str, reason: str) -> None:
+        self.all.append(RowError(row, column, reason))
+        self.bad_rows.add(row)
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # UTF-8 with BOM: the Excel the operators use opens it with the right encoding.
+        with path.open("w", encoding="utf-8-sig", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["行号", "列", "原因"])
+            for error in sorted(self.all, key=lambda e: e.row):
+                writer.writerow([error.row, error.column, error.reason])
+
+
+class References:
+    """Lookups of the references of a batch, cached (a file names the same subjects many times)."""
+
+    def __init__(self, db: Session, *, allow_unregistered: bool) -> None:
+        self.db = db
+        self.allow_unregistered = allow_unregistered
+        self.departments: dict[str, bool] = {}
+        self.lists: dict[str, CreditList | None] = {}
+
+    def department_known(self, code: str) -> bool:
+        if code not in self.departments:
+            found = self.db.scalar(select(Department.id).where(Department.code == code))
+            self.departments[code] = found is not None
+        return self.departments[code]
+
+    def credit_list(self, code: str) -> CreditList | None:
+        if code not in self.lists:
+            self.lists[code] = self.db.scalars(select(CreditList).where(CreditList.code == code)).first()
+        return self.lists[code]
+
+    def subject_problem(self, values: dict[str, Any]) -> str | None:
+        """Why the subject does not match the registry it belongs to, or None."""
+        key, name = values["subject_id"], values["subject_name"]
+        row: Person | Entity | None
+        if values["subject_type"] == SubjectType.PERSON.value:
+            row, label = self.db.get(Person, key), "人口基础库"
+        else:
+            row, label = self.db.get(Entity, key), "法人单位基础库"
+        if row is None:
+            return None if self.allow_unregistered else f"主体不在{label}中"
+        if row.name != name:
+            return f"主体名称与{label}登记的名称不一致"
+        return None
+
+
+def _department(db: Session, code: str) -> Department:
+    department = db.scalars(select(Department).where(Department.code == code)).first()
+    if department is None:
+        raise NotFound(
+            f"来源部门“{code}”不存在",
+            message_en=f"unknown source department '{code}'",
+            code="credit.source.unknown",
+            field="source",
+        )
+    return department
+
+
+def _open(path: Path) -> readers.Delivery:
+    opener = {"csv": readers.read_csv, "xlsx": readers.read_xlsx, "parquet": readers.read_parquet}
+    return opener[readers.format_of(path)](path)
+
+
+def ingest_credit(
+    db: Session,
+    *,
+    actor: Actor,
+    kind: Kind,
+    source: str,
+    path: Path | str,
+    mode: Mode = "atomic",
+    error_dir: Path,
+    allow_unregistered: bool = False,
+    progress: Progress | None = None,
+    today: dt.date | None = None,
+) -> IngestResult:
+    """Ingest one file of 双公示 records (``kind="records"``) or list entries (``"list_entries"``).
+
+    ``source`` is the delivering department's code; the actor must administer it. Subjects must be
+    registered in the population or legal entity registry under the delivered name, unless
+    ``allow_unregistered`` (a deployment whose base registries are not loaded yet). Malformed files
+    never raise: the result says ``rejected`` with the reason and the batch is recorded.
+    """
+    if kind not in BATCH_NAMES:
+        raise ValidationError(
+            f"未知的数据类型“{kind}”", message_en=f"unknown kind '{kind}'", code="credit.kind", field="kind"
+        )
+    if mode not in ("atomic", "partial"):
+        raise ValidationError(
+            f"未知的入库方式“{mode}”，应为 atomic 或 partial",
+            message_en=f"unknown mode '{mode}'",
+            code="credit.mode",
+            field="mode",
+        )
+    department = _department(db, source)
+    require_department_admin(actor, department.id)
+    today = today or dt.date.today()
+    file_path = Path(path)
+    if not file_path.is_file():
+        raise NotFound(
+            f"文件“{file_path.name}”不存在",
+            message_en=f"no such file: {file_path.name}",
+            code="credit.file.missing",
+            field="path",
+        )
+    batch_name = BATCH_NAMES[kind]
+    fingerprint = readers.fingerprint_file(file_path, source)
+    earlier = db.scalars(
+        select(RegistryBatch)
+        .where(
+            RegistryBatch.registry_name == batch_name,
+            RegistryBatch.fingerprint == fingerprint,
+            RegistryBatch.status.in_((BatchStatus.APPLIED.value, BatchStatus.PARTIAL.value)),
+        )
+        .order_by(RegistryBatch.id)
+        .limit(1)
+    ).first()
+    if earlier is not None:
+        audit_record(
+            db,
+            actor=actor,
+            action="credit.ingest.duplicate",
+            target_type="registry_batch",
+            target_id=earlier.id,
+        )
+        return IngestResult(
+            batch_id=earlier.id,
+            status=earlier.status,
+            duplicate_of=earlier.id,
+            rows_read=earlier.rows_read,
+            message=f"该批次与第 {earlier.id} 批完全相同，已入库，本次未做任何更改",
+        )
+    batch = RegistryBatch(
+        registry_name=batch_name,
+        source_department=source,
+        file_name=file_path.name,
+        file_format=file_path.suffix.lstrip(".").lower()[:16] or "csv",
+        fingerprint=fingerprint,
+        mode=mode,
+        status=BatchStatus.RUNNING.value,
+        actor_username=actor.username,
+        started_at=utcnow(),
+    )
+    db.add(batch)
+    db.flush()
+    errors = _Errors()
+    result = IngestResult(batch_id=batch.id, status=BatchStatus.RUNNING.value)
+    refs = References(db, allow_unregistered=allow_unregistered)
+    try:
+        delivery = _open(file_path)
+        result.notes = delivery.notes
+        valid = _read(kind, delivery, source, refs, errors, today, progress, result)
+    except ValidationError as exc:
+        return _finish(db, actor, batch, result, errors, error_dir, BatchStatus.REJECTED, exc.message)
+    if errors.all and mode == "atomic":
+        message = (
+            f"{len(errors.bad_rows)} 行有错误，按“全部或全不”方式整批拒绝，未写入任何数据；"
+            "请修正后重新提交，或选择部分入库"
+        )
+        return _finish(db, actor, batch, result, errors, error_dir, BatchStatus.REJECTED, message)
+    apply = _apply_record if kind == "records" else _apply_entry
+    counts = {"inserted": 0, "updated": 0, "unchanged": 0}
+    for values in valid:
+        counts[apply(db, values, batch)] += 1
+    result.inserted, result.updated, result.unchanged = (
+        counts["inserted"],
+        counts["updated"],
+        counts["unchanged"],
+    )
+    status = BatchStatus.PARTIAL if errors.all else BatchStatus.APPLIED
+    message = f"新增 {result.inserted} 条，更新 {result.updated} 条，未变化 {result.unchanged} 条" + (
+        f"；{len(errors.bad_rows)} 行有错误未入库，见错误文件" if errors.all else ""
+    )
+    return _finish(db, actor, batch, result, errors, error_dir, status, message)
+
+
+def _read(
+    kind: Kind,
+    delivery: readers.Delivery,
+    source: str,
+    refs: References,
+    errors: _Errors,
+    today: dt.date,
+    progress: Progress | None,
+    result: IngestResult,
+) -> list[dict[str, Any]]:
+    spec = RECORD_SPEC if kind == "records" else ENTRY_SPEC
+    columns = map_header(delivery.columns, spec)
+    validate = validate_record if kind == "records" else validate_entry
+    width = len(columns)
+    seen: dict[tuple[Any, ...], int] = {}
+    valid: list[dict[str, Any]] = []
+    for number, raw in delivery.rows:
+        result.rows_read += 1
+        if progress is not None and result.rows_read % 1000 == 0:
+            progress(result.rows_read)
+        if len(raw) != width:
+            errors.add(number, "*", f"该行有 {len(raw)} 列，表头有 {width} 列（引号或分隔符可能有误）")
+            continue
+        row = {c: clean(v) for c, v in zip(columns, raw, strict=True)}
+        values = validate(row, today)
+        if isinstance(values, list):
+            for column, reason in values:
+                errors.add(number, column, reason)
+            continue
+        problems = _reference_problems(kind, values, source, refs)
+        key = _key(kind, values)
+        if key in seen:
+            problems.append(
+                ("decision_number", f"与第 {seen[key]} 行重复（同一批次内同一文书号只能出现一次）")
+            )
+        if problems:
+            for column, reason in problems:
+                errors.add(number, column, reason)
+            continue
+        seen[key] = number
+        valid.append(values)
+    if progress is not None:
+        progress(result.rows_read)
+    return valid
+
+
+def _key(kind: Kind, values: dict[str, Any]) -> tuple[Any, ...]:
+    if kind == "records":
+        return (values["kind"], values["issuing_department"], values["decision_number"])
+    return (values["list_id"], values["decision_number"])
+
+
+def _reference_problems(
+    kind: Kind, values: dict[str, Any], source: str, refs: References
+) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    if kind == "records":
+        issuer = values["issuing_department"] or source
+        values["issuing_department"] = issuer
+        if not refs.department_known(issuer):
+            problems.append(("issuing_department", f"决定机关“{issuer}”不是平台登记的部门"))
+    else:
+        found = refs.credit_list(values["list_code"])
+        values["list_id"] = found.id if found else None
+        if found is None:
+            problems.append(("list_code", f"名单“{values['list_code']}”不存在"))
+        elif found.issuing_department != source:
+            problems.append(
+                ("list_code", f"名单“{found.name}”由部门 {found.issuing_department} 认定，本部门不能报送")
+            )
+    subject = refs.subject_problem(values)
+    if subject:
+        problems.append(("subject_id", subject))
+    return problems
+
+
+def _apply_record(db: Session, values: dict[str, Any], batch: RegistryBatch) -> str:
+    current = db.scalars(
+        select(CreditRecord).where(
+            CreditRecord.kind == values["kind"],
+            CreditRecord.issuing_department == values["issuing_department"],
+            CreditRecord.decision_number == values["decision_number"],
+        )
+    ).first()
+    if current is not None and current.row_hash == values["row_hash"]:
+        return "unchanged"
+    outcome = "updated"
+    if current is None:
+        current = CreditRecord(status=Status.ACTIVE.value)
+        db.add(current)
+        outcome = "inserted"
+    for column, value in values.items():
+        setattr(current, column, value)
+    current.source_department = batch.source_department
+    current.batch_id = batch.id
+    record_changed(db, current, batch.started_at)
+    return outcome
+
+
+def _apply_entry(db: Session, values: dict[str, Any], batch: RegistryBatch) -> str:
+    current = db.scalars(
+        select(CreditListEntry).where(
+            CreditListEntry.list_id == values["list_id"],
+            CreditListEntry.decision_number == values["decision_number"],
+        )
+    ).first()
+    if current is not None and current.row_hash == values["row_hash"]:
+        return "unchanged"
+    outcome = "updated"
+    if current is None:
+        current = CreditListEntry(status=Status.ACTIVE.value)
+        db.add(current)
+        outcome = "inserted"
+    for column, value in values.items():
+        if column != "list_code":
+            setattr(current, column, value)
+    current.source_department = batch.source_department
+    current.batch_id = batch.id
+    entry_changed(db, current, batch.started_at)
+    return outcome
+
+
+def _finish(
+    db: Session,
+    actor: Actor,
+    batch: RegistryBatch,
+    result: IngestResult,
+    errors: _Errors,
+    error_dir: Path,
+    status: BatchStatus,
+    message: str,
+) -> IngestResult:
+    if errors.all:
+        target = error_dir / f"{batch.registry_name}-batch-{batch.id}-errors.csv"
+        errors.write(target)
+        batch.error_file = result.error_file = str(target)
+    result.status = batch.status = status.value
+    result.message = batch.message = message
+    result.rows_invalid = batch.rows_invalid = len(errors.bad_rows)
+    result.errors = errors.all[:ERRORS_SHOWN]
+    result.error_count = len(errors.all)
+    batch.rows_read = result.rows_read
+    batch.rows_inserted, batch.rows_updated, batch.rows_unchanged = (
+        result.inserted,
+        result.updated,
+        result.unchanged,
+    )
+    batch.finished_at = utcnow()
+    db.flush()
+    audit_record(
+        db,
+        actor=actor,
+        action="credit.ingest",
+        target_type="registry_batch",
+        target_id=batch.id,
+        outcome="success" if status is not BatchStatus.REJECTED else "failure",
+        details={
+            "kind": batch.registry_name,
+            "source": batch.source_department,
+            "status": status.value,
+            "rows_read": result.rows_read,
+            "rows_invalid": result.rows_invalid,
+            "inserted": result.inserted,
+            "updated": result.updated,
+        },
+    )
+    return result
