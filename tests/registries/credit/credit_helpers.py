@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from factories import SYSTEM, actor_of, make_department, make_user
 from registries.registries_helpers import World
 from zhengwu.accounts.models import Role
 from zhengwu.accounts.permissions import Actor
-from zhengwu.registries.credit.ingest import ingest_credit
+from zhengwu.registries.credit.ingest import Kind, ingest_credit
 from zhengwu.registries.credit.lists import entry_add, list_create, measure_create
 from zhengwu.registries.credit.models import ListType, MeasureKind
 from zhengwu.registries.credit.schemas import EntryIn, ListIn, MeasureIn, MeasureItemOut
@@ -53,14 +54,15 @@ class Credit:
     developer: Actor
 
     @property
-    def db(self) -> Any:
-        return self.world.db
+    def db(self) -> Session:
+        session: Session = self.world.db
+        return session
 
     @property
     def source(self) -> str:
-        return self.world.source
+        return str(self.world.source)
 
-    def ingest(self, path: Path, kind: str = "records", **kwargs: Any) -> IngestResult:
+    def ingest(self, path: Path, kind: Kind = "records", **kwargs: Any) -> IngestResult:
         kwargs.setdefault("actor", SYSTEM)
         kwargs.setdefault("source", self.source)
         return ingest_credit(
@@ -68,7 +70,7 @@ class Credit:
             kind=kind,
             path=path,
             error_dir=self.world.tmp / "errors",
-            **kwargs,  # type: ignore[arg-type]
+            **kwargs,
         )
 
     def record_row(self, n: int, **overrides: Any) -> dict[str, Any]:
@@ -98,7 +100,7 @@ class Credit:
         writer.writerow(cols)
         for row in rows:
             writer.writerow([row.get(c, "") for c in cols])
-        return self.world.file(name, out.getvalue(), encoding=encoding)
+        return Path(self.world.file(name, out.getvalue(), encoding=encoding))
 
     def black_list(self, code: str = "BLK-1", items: tuple[str, ...] = ("FGW-001", "*")) -> None:
         list_create(
