@@ -49,6 +49,7 @@ class Credit:
     persons: list[Person]
     admin: Actor
     other_code: str
+    other_id: int
     other_admin: Actor
     public: Actor
     developer: Actor
@@ -193,4 +194,4 @@ def credit(world: World) -> Credit:
     other_admin = actor_of(db, make_user(db, roles=[Role.DATA_ADMIN], department_id=other.id))
     public = actor_of(db, make_user(db, roles=[Role.PUBLIC_USER]))
     developer = actor_of(db, make_user(db, roles=[Role.DEVELOPER], department_id=other.id))
-    return Credit(world, entities, persons, admin, other.code, other_admin, public, developer)
+    return Credit(world, entities, persons, admin, other.code, other.id, other_admin, public, developer)
