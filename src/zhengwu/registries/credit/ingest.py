@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from zhengwu.accounts.models import Department
@@ -43,7 +43,9 @@ from zhengwu.registries.credit.models import (
     BATCH_RECORDS,
     CreditList,
     CreditListEntry,
+    CreditListEntryVersion,
     CreditRecord,
+    CreditRecordVersion,
     Status,
     SubjectType,
 )
@@ -56,6 +58,8 @@ Mode = Literal["atomic", "partial"]
 Kind = Literal["records", "list_entries"]
 Progress = Callable[[int], None]
 BATCH_NAMES: Final = {"records": BATCH_RECORDS, "list_entries": BATCH_LIST_ENTRIES}
+#: Keys per IN list of the set-wise lookups.
+CHUNK: Final = 1000
 
 
 class _Errors:
@@ -85,6 +89,7 @@ class References:
         self.allow_unregistered = allow_unregistered
         self.departments: dict[str, bool] = {}
         self.lists: dict[str, CreditList | None] = {}
+        self.names: dict[str, str | None] = {}
 
     def department_known(self, code: str) -> bool:
         if code not in self.departments:
@@ -97,17 +102,30 @@ class References:
             self.lists[code] = self.db.scalars(select(CreditList).where(CreditList.code == code)).first()
         return self.lists[code]
 
+    def prefetch_subjects(self, rows: list[dict[str, Any]]) -> None:
+        """Read the registered names of every subject of a batch, a thousand keys per query."""
+        for model, key, wanted in (
+            (Person, Person.resident_id, SubjectType.PERSON.value),
+            (Entity, Entity.uscc, SubjectType.ENTITY.value),
+        ):
+            ids = sorted({v["subject_id"] for v in rows if v["subject_type"] == wanted} - set(self.names))
+            for start in range(0, len(ids), CHUNK):
+                chunk = ids[start : start + CHUNK]
+                found = dict(self.db.execute(select(key, model.name).where(key.in_(chunk))).tuples().all())
+                self.names.update({i: found.get(i) for i in chunk})
+
     def subject_problem(self, values: dict[str, Any]) -> str | None:
         """Why the subject does not match the registry it belongs to, or None."""
         key, name = values["subject_id"], values["subject_name"]
-        row: Person | Entity | None
-        if values["subject_type"] == SubjectType.PERSON.value:
-            row, label = self.db.get(Person, key), "人口基础库"
-        else:
-            row, label = self.db.get(Entity, key), "法人单位基础库"
-        if row is None:
+        person = values["subject_type"] == SubjectType.PERSON.value
+        label = "人口基础库" if person else "法人单位基础库"
+        if key not in self.names:
+            row: Person | Entity | None = self.db.get(Person, key) if person else self.db.get(Entity, key)
+            self.names[key] = row.name if row is not None else None
+        registered = self.names[key]
+        if registered is None:
             return None if self.allow_unregistered else f"主体不在{label}中"
-        if row.name != name:
+        if registered != name:
             return f"主体名称与{label}登记的名称不一致"
         return None
 
@@ -226,10 +244,7 @@ def ingest_credit(
             "请修正后重新提交，或选择部分入库"
         )
         return _finish(db, actor, batch, result, errors, error_dir, BatchStatus.REJECTED, message)
-    apply = _apply_record if kind == "records" else _apply_entry
-    counts = {"inserted": 0, "updated": 0, "unchanged": 0}
-    for values in valid:
-        counts[apply(db, values, batch)] += 1
+    counts = _apply(db, kind, valid, batch)
     result.inserted, result.updated, result.unchanged = (
         counts["inserted"],
         counts["updated"],
@@ -258,6 +273,7 @@ def _read(
     width = len(columns)
     seen: dict[tuple[Any, ...], int] = {}
     valid: list[dict[str, Any]] = []
+    numbered: list[tuple[int, dict[str, Any]]] = []
     for number, raw in delivery.rows:
         result.rows_read += 1
         if progress is not None and result.rows_read % 1000 == 0:
@@ -282,7 +298,15 @@ def _read(
                 errors.add(number, column, reason)
             continue
         seen[key] = number
-        valid.append(values)
+        numbered.append((number, values))
+    # Subjects are checked set-wise: one query per thousand subjects instead of one per row.
+    refs.prefetch_subjects([v for _, v in numbered])
+    for number, values in numbered:
+        problem = refs.subject_problem(values)
+        if problem:
+            errors.add(number, "subject_id", problem)
+        else:
+            valid.append(values)
     if progress is not None:
         progress(result.rows_read)
     return valid
@@ -312,56 +336,70 @@ def _reference_problems(
             problems.append(
                 ("list_code", f"名单“{found.name}”由部门 {found.issuing_department} 认定，本部门不能报送")
             )
-    subject = refs.subject_problem(values)
-    if subject:
-        problems.append(("subject_id", subject))
     return problems
 
 
-def _apply_record(db: Session, values: dict[str, Any], batch: RegistryBatch) -> str:
-    current = db.scalars(
-        select(CreditRecord).where(
-            CreditRecord.kind == values["kind"],
-            CreditRecord.issuing_department == values["issuing_department"],
-            CreditRecord.decision_number == values["decision_number"],
-        )
-    ).first()
-    if current is not None and current.row_hash == values["row_hash"]:
-        return "unchanged"
-    outcome = "updated"
-    if current is None:
-        current = CreditRecord(status=Status.ACTIVE.value)
-        db.add(current)
-        outcome = "inserted"
-    for column, value in values.items():
-        setattr(current, column, value)
-    current.source_department = batch.source_department
-    current.batch_id = batch.id
-    record_changed(db, current, batch.started_at)
-    return outcome
+def _current_key(kind: Kind, row: CreditRecord | CreditListEntry) -> tuple[Any, ...]:
+    if isinstance(row, CreditRecord):
+        return (row.kind, row.issuing_department, row.decision_number)
+    return (row.list_id, row.decision_number)
 
 
-def _apply_entry(db: Session, values: dict[str, Any], batch: RegistryBatch) -> str:
-    current = db.scalars(
-        select(CreditListEntry).where(
-            CreditListEntry.list_id == values["list_id"],
-            CreditListEntry.decision_number == values["decision_number"],
+def _apply(db: Session, kind: Kind, rows: list[dict[str, Any]], batch: RegistryBatch) -> dict[str, int]:
+    """Apply valid rows: unchanged ones are skipped, changed ones get a new version, new ones are
+    inserted with their first version in two multi-row statements (one round trip per statement)."""
+    model: type[CreditRecord] | type[CreditListEntry] = CreditRecord if kind == "records" else CreditListEntry
+    existing: dict[tuple[Any, ...], CreditRecord | CreditListEntry] = {}
+    numbers = sorted({v["decision_number"] for v in rows})
+    for start in range(0, len(numbers), CHUNK):
+        chunk = numbers[start : start + CHUNK]
+        found: list[CreditRecord | CreditListEntry] = list(
+            db.scalars(select(model).where(model.decision_number.in_(chunk)))
         )
-    ).first()
-    if current is not None and current.row_hash == values["row_hash"]:
-        return "unchanged"
-    outcome = "updated"
-    if current is None:
-        current = CreditListEntry(status=Status.ACTIVE.value)
-        db.add(current)
-        outcome = "inserted"
-    for column, value in values.items():
-        if column != "list_code":
+        existing.update((_current_key(kind, row), row) for row in found)
+    counts = {"inserted": 0, "updated": 0, "unchanged": 0}
+    fresh: list[dict[str, Any]] = []
+    for values in rows:
+        stored = {k: v for k, v in values.items() if k != "list_code"}
+        current = existing.get(_key(kind, values))
+        if current is None:
+            fresh.append(stored)
+            continue
+        if current.row_hash == values["row_hash"]:
+            counts["unchanged"] += 1
+            continue
+        # A repaired or revoked item keeps its status: re-delivery never re-publishes it.
+        for column, value in stored.items():
             setattr(current, column, value)
-    current.source_department = batch.source_department
-    current.batch_id = batch.id
-    entry_changed(db, current, batch.started_at)
-    return outcome
+        current.source_department = batch.source_department
+        current.batch_id = batch.id
+        if isinstance(current, CreditRecord):
+            record_changed(db, current, batch.started_at)
+        else:
+            entry_changed(db, current, batch.started_at)
+        counts["updated"] += 1
+    if fresh:
+        common = {
+            "status": Status.ACTIVE.value,
+            "repair_id": None,
+            "source_department": batch.source_department,
+            "batch_id": batch.id,
+            "valid_from": batch.started_at,
+        }
+        params = [{**values, **common} for values in fresh]
+        ids = (
+            db.execute(insert(model).returning(model.id, sort_by_parameter_order=True), params)
+            .scalars()
+            .all()
+        )
+        version, link = (
+            (CreditRecordVersion, "record_id") if kind == "records" else (CreditListEntryVersion, "entry_id")
+        )
+        db.execute(
+            insert(version), [{**p, link: i, "valid_to": None} for p, i in zip(params, ids, strict=True)]
+        )
+        counts["inserted"] = len(fresh)
+    return counts
 
 
 def _finish(
