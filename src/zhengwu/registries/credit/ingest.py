@@ -28,13 +28,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from sqlalchemy import insert, select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from zhengwu.accounts.models import Department
 from zhengwu.accounts.permissions import Actor, require_department_admin
 from zhengwu.audit.services import audit_record
-from zhengwu.db import utcnow
+from zhengwu.db import Base, utcnow
 from zhengwu.errors import NotFound, ValidationError
 from zhengwu.registries import readers
 from zhengwu.registries.credit.history import entry_changed, record_changed
@@ -339,6 +339,36 @@ def _reference_problems(
     return problems
 
 
+def _new_ids(db: Session, table: str, count: int) -> list[int]:
+    """``count`` fresh primary keys of ``table`` (the sequence on PostgreSQL; SQLite serialises writers)."""
+    if db.get_bind().dialect.name == "postgresql":
+        return list(
+            db.execute(
+                text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+                {"table": table, "n": count},
+            ).scalars()
+        )
+    start = int(db.execute(text(f"SELECT coalesce(max(id), 0) FROM {table}")).scalar_one()) + 1  # noqa: S608
+    return list(range(start, start + count))
+
+
+def _bulk_insert(db: Session, table: str, rows: list[dict[str, Any]]) -> None:
+    """Insert rows with their keys: PostgreSQL ``COPY``, SQLite a Core executemany.
+
+    ``table`` is one of this package's table names, never delivered data (hence ``noqa: S608``).
+    """
+    db.flush()
+    if db.get_bind().dialect.name != "postgresql":
+        db.execute(Base.metadata.tables[table].insert(), rows)
+        return
+    columns = list(rows[0])
+    raw = db.connection().connection.driver_connection
+    assert raw is not None  # a live session always has a DBAPI connection
+    with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(tuple(row[c] for c in columns))
+
+
 def _current_key(kind: Kind, row: CreditRecord | CreditListEntry) -> tuple[Any, ...]:
     if isinstance(row, CreditRecord):
         return (row.kind, row.issuing_department, row.decision_number)
@@ -386,17 +416,20 @@ def _apply(db: Session, kind: Kind, rows: list[dict[str, Any]], batch: RegistryB
             "batch_id": batch.id,
             "valid_from": batch.started_at,
         }
-        params = [{**values, **common} for values in fresh]
-        ids = (
-            db.execute(insert(model).returning(model.id, sort_by_parameter_order=True), params)
-            .scalars()
-            .all()
-        )
         version, link = (
             (CreditRecordVersion, "record_id") if kind == "records" else (CreditListEntryVersion, "entry_id")
         )
-        db.execute(
-            insert(version), [{**p, link: i, "valid_to": None} for p, i in zip(params, ids, strict=True)]
+        ids = _new_ids(db, model.__tablename__, len(fresh))
+        params = [{**values, **common, "id": i} for values, i in zip(fresh, ids, strict=True)]
+        _bulk_insert(db, model.__tablename__, params)
+        version_ids = _new_ids(db, version.__tablename__, len(fresh))
+        _bulk_insert(
+            db,
+            version.__tablename__,
+            [
+                {**p, "id": v, link: p["id"], "valid_to": None}
+                for p, v in zip(params, version_ids, strict=True)
+            ],
         )
         counts["inserted"] = len(fresh)
     return counts

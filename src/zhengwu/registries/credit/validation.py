@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Final
 
 from zhengwu.identifiers import InvalidIdentifier, validate_resident_id, validate_uscc
@@ -145,12 +146,17 @@ class Subject:
 
 
 def check_subject(value: Any, declared: Any) -> Subject | str:
+    """The subject of a resident ID or USCC, or the reason it is invalid (cached: files repeat subjects)."""
+    return _check_subject("" if value is None else str(value), None if declared is None else str(declared))
+
+
+@lru_cache(maxsize=65_536)
+def _check_subject(text: str, declared: str | None) -> Subject | str:
     """The subject of a resident ID or USCC, or the reason it is invalid.
 
     Both identifiers have 18 characters; an all-digit value may pass both checks, in which case the
     delivered subject type decides (and is then required).
     """
-    text = "" if value is None else str(value)
     wanted: SubjectType | None = None
     if declared is not None:
         wanted = _SUBJECT_TYPES.get(str(declared).lower())
@@ -159,6 +165,10 @@ def check_subject(value: Any, declared: Any) -> Subject | str:
     reasons: dict[SubjectType, str] = {}
     found: list[Subject] = []
     for kind, check in ((SubjectType.PERSON, validate_resident_id), (SubjectType.ENTITY, validate_uscc)):
+        if kind is SubjectType.PERSON and wanted is None and not text[:17].isdigit():
+            # A USCC with letters in its body cannot be a resident ID: skip the costlier failure.
+            reasons[kind] = "不是有效的公民身份号码"
+            continue
         try:
             found.append(Subject(kind, check(text)))
         except InvalidIdentifier as exc:
