@@ -32,7 +32,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from zhengwu.accounts.models import Department
-from zhengwu.accounts.permissions import Actor, require_department_admin
+from zhengwu.accounts.permissions import Actor, require_authenticated, require_department_admin
 from zhengwu.audit.services import audit_record
 from zhengwu.db import Base, utcnow
 from zhengwu.errors import NotFound, ValidationError
@@ -167,6 +167,7 @@ def ingest_credit(
     ``allow_unregistered`` (a deployment whose base registries are not loaded yet). Malformed files
     never raise: the result says ``rejected`` with the reason and the batch is recorded.
     """
+    require_authenticated(actor)
     if kind not in BATCH_NAMES:
         raise ValidationError(
             f"未知的数据类型“{kind}”", message_en=f"unknown kind '{kind}'", code="credit.kind", field="kind"

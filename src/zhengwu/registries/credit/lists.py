@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from zhengwu.accounts.models import Department
-from zhengwu.accounts.permissions import Actor, require_department_admin
+from zhengwu.accounts.permissions import Actor, require_authenticated, require_department_admin
 from zhengwu.audit.services import audit_record
 from zhengwu.db import utcnow
 from zhengwu.errors import Conflict, NotFound, ValidationError
@@ -149,6 +149,7 @@ def list_get(db: Session, *, actor: Actor, code: str) -> ListOut:
 
 def list_create(db: Session, *, actor: Actor, data: ListIn) -> ListOut:
     """Create a list issued by ``data.issuing_department`` (its administrators or the platform's)."""
+    require_authenticated(actor)
     department = _department(db, data.issuing_department, "issuing_department")
     require_department_admin(actor, department.id)
     if db.scalars(select(CreditList.id).where(CreditList.code == data.code)).first() is not None:
@@ -175,6 +176,7 @@ def list_create(db: Session, *, actor: Actor, data: ListIn) -> ListOut:
 
 def measure_create(db: Session, *, actor: Actor, list_code: str, data: MeasureIn) -> MeasureOut:
     """Attach a measure to a list. Rewards go with red lists, punishments with black lists."""
+    require_authenticated(actor)
     credit_list = list_by_code(db, list_code)
     require_department_admin(actor, _department(db, credit_list.issuing_department, "list").id)
     _department(db, data.implementing_department, "implementing_department")
@@ -227,6 +229,7 @@ def list_entries(
     db: Session, *, actor: Actor, list_code: str, status: str | None = None, page: int = 1, per_page: int = 50
 ) -> Page:
     """The entries of one list, for its issuing department's management page."""
+    require_authenticated(actor)
     credit_list = list_by_code(db, list_code)
     require_department_admin(actor, _department(db, credit_list.issuing_department, "list").id)
     page, per_page = max(page, 1), min(max(per_page, 1), 100)
@@ -250,6 +253,7 @@ def list_entries(
 
 def entry_add(db: Session, *, actor: Actor, list_code: str, data: EntryIn) -> EntryOut:
     """Put a subject on a list (by the issuing department); the subject must be in the base registries."""
+    require_authenticated(actor)
     credit_list = list_by_code(db, list_code)
     require_department_admin(actor, _department(db, credit_list.issuing_department, "list").id)
     subject = check_subject(clean(data.subject_id), data.subject_type)
@@ -338,6 +342,7 @@ def entry_add(db: Session, *, actor: Actor, list_code: str, data: EntryIn) -> En
 
 def entry_remove(db: Session, *, actor: Actor, entry_id: int, reason: str) -> EntryOut:
     """Take a subject off a list before its period ends (status ``revoked``; history kept)."""
+    require_authenticated(actor)
     entry = db.get(CreditListEntry, entry_id)
     if entry is None:
         raise NotFound("名单记录不存在", message_en="no such list entry", code="credit.entry.not_found")

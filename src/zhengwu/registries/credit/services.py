@@ -25,7 +25,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from zhengwu.accounts.models import Department
-from zhengwu.accounts.permissions import Actor, require_department_admin, require_roles
+from zhengwu.accounts.permissions import Actor, require_authenticated, require_department_admin, require_roles
 from zhengwu.audit.services import audit_record
 from zhengwu.db import utcnow
 from zhengwu.errors import Conflict, NotFound, ValidationError
@@ -491,6 +491,7 @@ def repair_apply(db: Session, *, actor: Actor, data: RepairIn) -> RepairOut:
     decision may repair. The repair decision is stored, the item's history gains a version with status
     ``repaired``, and nothing is deleted.
     """
+    require_authenticated(actor)
     target, department_code = repair_target(db, data.target_type, data.target_id)
     department = _department_of(db, department_code)
     require_department_admin(actor, department.id)
