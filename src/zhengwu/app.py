@@ -38,6 +38,8 @@ from zhengwu.home import views as home_views
 from zhengwu.opendata.datastore import api as datastore_api
 from zhengwu.registries import api as registries_api
 from zhengwu.registries import views as registries_views
+from zhengwu.registries.credit import api as credit_api
+from zhengwu.registries.credit import views as credit_views
 from zhengwu.sharing import api as sharing_api
 from zhengwu.sharing import views as sharing_views
 from zhengwu.web.errors import install_error_handlers, set_page_renderer
@@ -56,6 +58,7 @@ API_ROUTERS = [
     exchange_monitoring_api.router,
     registries_api.router,
     datastore_api.router,
+    credit_api.router,
 ]
 PAGE_ROUTERS = [
     home_views.router,
@@ -67,6 +70,7 @@ PAGE_ROUTERS = [
     sharing_views.router,
     exchange_views.router,
     exchange_monitoring_views.router,
+    credit_views.router,  # before registries_views: /registries/{registry} would take /registries/credit
     registries_views.router,
 ]
 NAV = sorted(
@@ -81,6 +85,7 @@ NAV = sorted(
         *exchange_views.NAV,
         *exchange_monitoring_views.NAV,
         *registries_views.NAV,
+        *credit_views.NAV,
     ],
     key=lambda item: item.order,
 )

@@ -28,6 +28,7 @@ from zhengwu.exchange.verify import messagelog_verify
 from zhengwu.identifiers.cli import id_group
 from zhengwu.opendata.datastore.cli import datastore_group
 from zhengwu.registries.cli import registries_group
+from zhengwu.registries.credit.cli import credit_group
 from zhengwu.sharing.cli import sharing_group
 
 
@@ -126,6 +127,7 @@ cli.add_command(node_group)
 cli.add_command(gateway_command)
 cli.add_command(gateway_policy_command)
 cli.add_command(registries_group)
+cli.add_command(credit_group)
 cli.add_command(sharing_group)
 cli.add_command(catalog_group)
 cli.add_command(datastore_group)

@@ -13,6 +13,7 @@ from zhengwu.exchange import models as exchange_models
 from zhengwu.exchange.gateway import models as exchange_gateway_models
 from zhengwu.opendata.datastore import models as datastore_models
 from zhengwu.registries import models as registries_models
+from zhengwu.registries.credit import models as credit_models
 from zhengwu.sharing import models as sharing_models
 
 metadata = Base.metadata
@@ -22,6 +23,7 @@ __all__ = [
     "audit_models",
     "catalog_models",
     "catalog_search_models",
+    "credit_models",
     "datastore_models",
     "exchange_gateway_models",
     "exchange_models",

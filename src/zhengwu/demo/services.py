@@ -20,6 +20,7 @@ from zhengwu.accounts.services import department_create, user_create
 from zhengwu.catalog.seed import catalog_demo_seed
 from zhengwu.db import utcnow
 from zhengwu.identifiers import counties, org_code_check_digit, region_lookup, regions_all, uscc_check_char
+from zhengwu.registries.credit.demo import credit_demo_seed
 from zhengwu.registries.ingest import ingest
 from zhengwu.sharing.demo import sharing_demo_seed
 from zhengwu.synthetic import generate_entities, generate_persons, write_batches
@@ -115,6 +116,7 @@ def demo_seed(
         if registries_dir is not None
         else {}
     )
+    registered |= credit_demo_seed(db, seed=seed) if registered else {}
     db.add(
         PlatformState(
             key=DEMO_STATE_KEY,
