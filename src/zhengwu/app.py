@@ -33,6 +33,8 @@ from zhengwu.exchange import views as exchange_views
 from zhengwu.home import views as home_views
 from zhengwu.registries import api as registries_api
 from zhengwu.registries import views as registries_views
+from zhengwu.registries.geospatial import api as geospatial_api
+from zhengwu.registries.geospatial import views as geospatial_views
 from zhengwu.sharing import api as sharing_api
 from zhengwu.sharing import views as sharing_views
 from zhengwu.web.errors import install_error_handlers, set_page_renderer
@@ -48,6 +50,7 @@ API_ROUTERS = [
     catalog_transfer_api.router,
     sharing_api.router,
     exchange_api.router,
+    geospatial_api.router,
     registries_api.router,
 ]
 PAGE_ROUTERS = [
@@ -59,6 +62,7 @@ PAGE_ROUTERS = [
     catalog_transfer_views.router,
     sharing_views.router,
     exchange_views.router,
+    geospatial_views.router,  # before registries: /registries/{registry} would catch its paths
     registries_views.router,
 ]
 NAV = sorted(
@@ -72,6 +76,7 @@ NAV = sorted(
         *sharing_views.NAV,
         *exchange_views.NAV,
         *registries_views.NAV,
+        *geospatial_views.NAV,
     ],
     key=lambda item: item.order,
 )

@@ -11,6 +11,7 @@ from zhengwu.catalog.search import models as catalog_search_models
 from zhengwu.db import Base
 from zhengwu.exchange import models as exchange_models
 from zhengwu.registries import models as registries_models
+from zhengwu.registries.geospatial import models as geospatial_models
 from zhengwu.sharing import models as sharing_models
 
 metadata = Base.metadata
@@ -21,6 +22,7 @@ __all__ = [
     "catalog_models",
     "catalog_search_models",
     "exchange_models",
+    "geospatial_models",
     "metadata",
     "registries_models",
     "sharing_models",

@@ -1,0 +1,488 @@
+"""Use cases of the geospatial registry: division tree and boundaries, address lookup and search,
+reverse geocoding (single and batch) and coordinate conversion.
+
+Who may see what: divisions, boundaries and standard addresses are base information shared
+unconditionally (无条件共享) and hold no personal data, so every signed-in caller (person or API token)
+may read them; nothing is masked and reads are not written to the audit trail (ingestion is).
+
+Errors: a malformed region code, address code or coordinate answers 400 (``ValidationError`` with the
+field and the reason); a well-formed code the registry does not hold answers 404.
+
+Spatial lookups use in-memory indexes (:mod:`.spatial`) built from the tables and cached per
+database; a cache entry is keyed by the row count and the newest ``valid_from`` of its table, so any
+load (or a rolled-back one) makes the next lookup rebuild it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any, Final
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from zhengwu.accounts.permissions import Actor, require_authenticated
+from zhengwu.errors import NotFound, ValidationError
+from zhengwu.identifiers import region_get
+from zhengwu.registries.geospatial.coords import (
+    CoordinateSystem,
+    convert,
+    coordinates_valid,
+    in_china_box,
+    wgs84_to_gcj02,
+)
+from zhengwu.registries.geospatial.models import Address, AddressToken, AddressVersion, Division
+from zhengwu.registries.geospatial.schemas import (
+    MAX_BATCH_POINTS,
+    AddressHit,
+    AddressOut,
+    ConvertOut,
+    DivisionNode,
+    DivisionOut,
+    PointIn,
+    RegionRef,
+    ReverseOut,
+    feature,
+)
+from zhengwu.registries.geospatial.spatial import AddressIndex, DivisionIndex, DivisionShape
+from zhengwu.registries.geospatial.tokens import MAX_QUERY, bigrams, normalise
+
+SEARCH_CANDIDATES: Final = 200
+MIN_SHARE: Final = 0.5
+MAX_RESULTS: Final = 100
+_CACHE_SIZE: Final = 8
+_lock = threading.Lock()
+_division_cache: OrderedDict[tuple[Any, ...], DivisionIndex] = OrderedDict()
+_address_cache: OrderedDict[tuple[Any, ...], tuple[AddressIndex, list[Address]]] = OrderedDict()
+
+
+# ------------------------------------------------------------------------------------------------ checks
+
+
+def check_region_code(code: object, field: str = "code") -> str:
+    """A six-digit GB/T 2260 code known to the kernel, or a ValidationError (400) saying why."""
+    text = normalise(str(code or ""))
+    if not (len(text) == 6 and text.isdigit()):
+        raise ValidationError(
+            f"行政区划代码“{code}”无效：应为 6 位数字",
+            message_en="a region code has six digits",
+            code="registries.geo.region_code",
+            field=field,
+        )
+    if region_get(text) is None:
+        raise ValidationError(
+            f"行政区划代码 {text} 不在 GB/T 2260 代码表中",
+            message_en=f"{text} is not a GB/T 2260 code",
+            code="registries.geo.region_code",
+            field=field,
+        )
+    return text
+
+
+def check_coordinates(lon: Sequence[float], lat: Sequence[float], crs: CoordinateSystem | str) -> None:
+    """400 for the first point that is not a finite longitude/latitude pair."""
+    try:
+        system = CoordinateSystem(crs)
+    except ValueError as exc:
+        raise ValidationError(
+            f"未知坐标系“{crs}”，应为 wgs84、cgcs2000、gcj02 或 bd09",
+            message_en=f"unknown coordinate system '{crs}'",
+            code="registries.geo.crs",
+            field="crs",
+        ) from exc
+    del system
+    ok = coordinates_valid(np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64))
+    if not bool(ok.all()):
+        i = int(np.argmin(ok))
+        field = "lon" if not (math.isfinite(lon[i]) and abs(lon[i]) <= 180) else "lat"
+        raise ValidationError(
+            f"第 {i + 1} 个点的坐标超出范围：经度应在 -180～180，纬度应在 -90～90",
+            message_en=f"point {i + 1}: longitude must be within [-180, 180] and latitude within [-90, 90]",
+            code="registries.geo.coordinates",
+            field=f"points[{i}].{field}" if len(lon) > 1 else field,
+            details={"index": i},
+        )
+
+
+def _division_row(db: Session, code: str) -> Division:
+    key = check_region_code(code)
+    row = db.get(Division, key)
+    if row is None:
+        raise NotFound(
+            f"地理空间基础库中没有行政区划 {key}",
+            message_en=f"no division {key} in the geospatial registry",
+            code="registries.geo.division.not_found",
+            field="code",
+        )
+    return row
+
+
+# ------------------------------------------------------------------------------------------------ divisions
+
+
+def _ref(row: Division) -> RegionRef:
+    return RegionRef(code=row.code, name=row.name, level=row.level)
+
+
+def division_tree(db: Session, *, actor: Actor, root: str | None = None) -> list[DivisionNode]:
+    """The loaded divisions as a tree (provinces at the top), or the subtree under ``root``."""
+    require_authenticated(actor)
+    if root is not None:
+        _division_row(db, root)
+    rows = db.execute(
+        select(Division.code, Division.name, Division.level, Division.parent_code).order_by(Division.code)
+    ).all()
+    nodes = {code: DivisionNode(code=code, name=name, level=level) for code, name, level, _ in rows}
+    tops: list[DivisionNode] = []
+    for code, _, _, parent in rows:
+        if parent in nodes:
+            nodes[parent].children.append(nodes[code])
+        else:
+            tops.append(nodes[code])
+    return [nodes[root]] if root is not None else tops
+
+
+def division_get(db: Session, *, actor: Actor, code: str) -> DivisionOut:
+    """One division with its path, children, bounding box and provenance."""
+    require_authenticated(actor)
+    row = _division_row(db, code)
+    path: list[RegionRef] = []
+    parent = row.parent_code
+    while parent:
+        up = db.get(Division, parent)
+        if up is None:
+            break
+        path.insert(0, _ref(up))
+        parent = up.parent_code
+    children = db.scalars(
+        select(Division).where(Division.parent_code == row.code).order_by(Division.code)
+    ).all()
+    addresses = db.scalar(
+        select(func.count()).select_from(Address).where(Address.region_code.startswith(_prefix(row.code)))
+    )
+    bbox = None if row.min_lon is None else [row.min_lon, row.min_lat, row.max_lon, row.max_lat]
+    return DivisionOut(
+        code=row.code,
+        name=row.name,
+        level=row.level,
+        parent_code=row.parent_code,
+        path=path,
+        children=[_ref(c) for c in children],
+        bbox=[float(v) for v in bbox] if bbox else None,  # type: ignore[arg-type]
+        has_boundary=row.geometry is not None,
+        addresses=int(addresses or 0),
+        source_department=row.source_department,
+        batch_id=row.batch_id,
+        valid_from=row.valid_from,
+    )
+
+
+def division_boundary(db: Session, *, actor: Actor, code: str) -> dict[str, Any]:
+    """The boundary of one division as a GeoJSON Feature (CGCS2000 / WGS-84)."""
+    require_authenticated(actor)
+    row = _division_row(db, code)
+    if row.geometry is None:
+        raise NotFound(
+            f"行政区划 {row.code} 没有边界数据",
+            message_en=f"division {row.code} has no boundary",
+            code="registries.geo.boundary.not_found",
+            field="code",
+        )
+    return feature(row.code, row.name, row.level, json.loads(row.geometry))
+
+
+def _prefix(code: str) -> str:
+    """The code prefix shared by a division and everything under it (330100 → 3301)."""
+    if code.endswith("0000"):
+        return code[:2]
+    return code[:4] if code.endswith("00") else code
+
+
+# ------------------------------------------------------------------------------------------------ addresses
+
+
+def _address_out(row: Address | AddressVersion) -> AddressOut:
+    gx, gy = wgs84_to_gcj02(row.lon, row.lat)
+    return AddressOut(
+        address_code=row.address_code,
+        region_code=row.region_code,
+        address=row.address,
+        road=row.road,
+        house_number=row.house_number,
+        building=row.building,
+        lon=row.lon,
+        lat=row.lat,
+        gcj02_lon=round(float(gx), 7),
+        gcj02_lat=round(float(gy), 7),
+        source_department=row.source_department,
+        batch_id=row.batch_id,
+        valid_from=row.valid_from,
+        valid_to=getattr(row, "valid_to", None),
+    )
+
+
+def _check_address_code(code: str) -> str:
+    key = normalise(code).upper()
+    if not (6 <= len(key) <= 32 and key.isascii() and key.isalnum()):
+        raise ValidationError(
+            f"地址编码“{code}”无效：应为 6 至 32 位数字或字母",
+            message_en="an address code has 6 to 32 letters or digits",
+            code="registries.geo.address_code",
+            field="address_code",
+        )
+    return key
+
+
+def address_get(db: Session, *, actor: Actor, address_code: str) -> AddressOut:
+    """One standard address by its code."""
+    require_authenticated(actor)
+    key = _check_address_code(address_code)
+    row = db.get(Address, key)
+    if row is None:
+        raise NotFound(
+            f"地理空间基础库中没有地址编码 {key}",
+            message_en=f"no address {key}",
+            code="registries.geo.address.not_found",
+            field="address_code",
+        )
+    return _address_out(row)
+
+
+def address_history(db: Session, *, actor: Actor, address_code: str) -> list[AddressOut]:
+    """Every version of an address, oldest first (what it was, from when to when, from which batch)."""
+    require_authenticated(actor)
+    key = _check_address_code(address_code)
+    rows = db.scalars(
+        select(AddressVersion)
+        .where(AddressVersion.address_code == key)
+        .order_by(AddressVersion.valid_from, AddressVersion.id)
+    ).all()
+    if not rows:
+        raise NotFound(
+            f"地理空间基础库中没有地址编码 {key}",
+            message_en=f"no address {key}",
+            code="registries.geo.address.not_found",
+            field="address_code",
+        )
+    return [_address_out(r) for r in rows]
+
+
+def address_search(
+    db: Session, *, actor: Actor, query: str, region: str | None = None, limit: int = 20
+) -> list[AddressHit]:
+    """Addresses matching a Chinese query, best first.
+
+    Ranking: the share of the query's character bigrams the address holds (at least half), plus one
+    when it holds the whole normalised query; ties go to the shorter address. A one-character query matches by
+    substring. ``region`` limits the search to a division and everything under it.
+    """
+    require_authenticated(actor)
+    text = normalise(query or "")
+    if not text:
+        raise ValidationError(
+            "请输入要查询的地址", message_en="the query is empty", code="registries.geo.query", field="q"
+        )
+    if len(text) > MAX_QUERY:
+        raise ValidationError(
+            f"查询过长（不超过 {MAX_QUERY} 字）",
+            message_en="the query is too long",
+            code="registries.geo.query",
+            field="q",
+        )
+    limit = max(1, min(limit, MAX_RESULTS))
+    prefix = _prefix(check_region_code(region, "region")) if region else None
+    tokens = bigrams(text)
+    if tokens:
+        stmt = (
+            select(AddressToken.address_code, func.count().label("hits"))
+            .where(AddressToken.token.in_(tokens))
+            .group_by(AddressToken.address_code)
+            .order_by(func.count().desc(), AddressToken.address_code)
+            .limit(SEARCH_CANDIDATES)
+        )
+        if prefix:
+            stmt = stmt.where(AddressToken.address_code.startswith(prefix))
+        hits = dict(db.execute(stmt).tuples().all())
+        rows = db.scalars(select(Address).where(Address.address_code.in_(list(hits)))).all() if hits else []
+    else:
+        stmt2 = select(Address).where(Address.address.contains(text)).limit(SEARCH_CANDIDATES)
+        if prefix:
+            stmt2 = stmt2.where(Address.region_code.startswith(prefix))
+        rows = db.scalars(stmt2).all()
+        hits = {r.address_code: 1 for r in rows}
+    scored: list[tuple[float, int, str, Address]] = []
+    for row in rows:
+        whole = text in normalise(row.address)
+        share = hits[row.address_code] / max(len(tokens), 1)
+        if share < MIN_SHARE and not whole:
+            continue  # a few stray bigrams in common ("11", "路1") are noise, not a match
+        score = share + (1.0 if whole else 0.0)
+        scored.append((-score, len(row.address), row.address_code, row))
+    scored.sort(key=lambda item: item[:3])
+    return [
+        AddressHit(**_address_out(row).model_dump(), score=round(-neg, 4))
+        for neg, _, _, row in scored[:limit]
+    ]
+
+
+# ---------------------------------------------------------------------------------------------- indexes
+
+
+def _cache_key(db: Session, model: type[Division] | type[Address]) -> tuple[Any, ...]:
+    count, newest = db.execute(select(func.count(), func.max(model.valid_from)).select_from(model)).one()
+    return (str(db.get_bind().engine.url), id(db.get_bind().engine), count, newest)
+
+
+def division_index(db: Session) -> DivisionIndex:
+    """The county index of this database (built once per state of the divisions table)."""
+    key = _cache_key(db, Division)
+    with _lock:
+        if key in _division_cache:
+            _division_cache.move_to_end(key)
+            return _division_cache[key]
+    rows = db.execute(select(Division.code, Division.geometry).where(Division.level == "county")).all()
+    index = DivisionIndex([DivisionShape(code, geometry) for code, geometry in rows if geometry])
+    with _lock:
+        _division_cache[key] = index
+        while len(_division_cache) > _CACHE_SIZE:
+            _division_cache.popitem(last=False)
+    return index
+
+
+def _address_index(db: Session) -> tuple[AddressIndex, list[Address]]:
+    key = _cache_key(db, Address)
+    with _lock:
+        if key in _address_cache:
+            _address_cache.move_to_end(key)
+            return _address_cache[key]
+    rows = list(db.scalars(select(Address).order_by(Address.address_code)).all())
+    for row in rows:
+        db.expunge(row)  # the cache outlives the session
+    index = AddressIndex(
+        [r.address_code for r in rows], np.array([r.lon for r in rows]), np.array([r.lat for r in rows])
+    )
+    with _lock:
+        _address_cache[key] = (index, rows)
+        while len(_address_cache) > _CACHE_SIZE:
+            _address_cache.popitem(last=False)
+    return index, rows
+
+
+# ----------------------------------------------------------------------------------------- reverse geocoding
+
+
+def reverse_geocode_batch(
+    db: Session,
+    *,
+    actor: Actor,
+    points: Sequence[PointIn],
+    crs: CoordinateSystem | str = CoordinateSystem.WGS84,
+    nearest_address: bool = True,
+    max_distance_m: float = 500.0,
+) -> list[ReverseOut]:
+    """County (and prefecture, province) of each point, and the nearest standard address within reach."""
+    require_authenticated(actor)
+    if len(points) > MAX_BATCH_POINTS:
+        raise ValidationError(
+            f"一次最多 {MAX_BATCH_POINTS} 个点",
+            message_en=f"at most {MAX_BATCH_POINTS} points",
+            code="registries.geo.batch_size",
+            field="points",
+        )
+    if not (0 < max_distance_m <= 50_000) or not math.isfinite(max_distance_m):
+        raise ValidationError(
+            "最大距离应在 0～50000 米之间",
+            message_en="max_distance_m must be in (0, 50000]",
+            code="registries.geo.max_distance",
+            field="max_distance_m",
+        )
+    lon = np.array([p.lon for p in points], dtype=np.float64)
+    lat = np.array([p.lat for p in points], dtype=np.float64)
+    check_coordinates(lon.tolist(), lat.tolist(), crs)
+    wx, wy = convert(lon, lat, source=crs, target=CoordinateSystem.WGS84)
+    inside = in_china_box(wx, wy)
+    index = division_index(db)
+    found = index.locate(wx, wy)
+    near = np.full(len(lon), -1, dtype=np.int64)
+    dist = np.full(len(lon), np.nan)
+    rows: list[Address] = []
+    if nearest_address:
+        address_index, rows = _address_index(db)
+        near, dist = address_index.nearest(wx, wy, max_distance_m=max_distance_m)
+    names = (
+        {
+            code: (RegionRef(code=code, name=name, level=level), parent)
+            for code, name, level, parent in db.execute(
+                select(Division.code, Division.name, Division.level, Division.parent_code)
+            ).tuples()
+        }
+        if found.max(initial=-1) >= 0
+        else {}
+    )
+    out: list[ReverseOut] = []
+    for i in range(len(lon)):
+        code = str(index.codes[found[i]]) if found[i] >= 0 else ""
+        county, parent = names.get(code, (None, None))
+        prefecture = names.get(parent or "", (None, None))[0]
+        province = names.get(code[:2] + "0000", (None, None))[0] if county else None
+        out.append(
+            ReverseOut(
+                lon=float(lon[i]),
+                lat=float(lat[i]),
+                wgs84_lon=round(float(wx[i]), 7),
+                wgs84_lat=round(float(wy[i]), 7),
+                in_china=bool(inside[i]),
+                county=county,
+                prefecture=prefecture
+                if prefecture is not None and prefecture.level == "prefecture"
+                else None,
+                province=province,
+                address=_address_out(rows[near[i]]) if near[i] >= 0 else None,
+                distance_m=round(float(dist[i]), 1) if near[i] >= 0 else None,
+            )
+        )
+    return out
+
+
+def reverse_geocode(
+    db: Session,
+    *,
+    actor: Actor,
+    lon: float,
+    lat: float,
+    crs: CoordinateSystem | str = CoordinateSystem.WGS84,
+    max_distance_m: float = 500.0,
+) -> ReverseOut:
+    """County and nearest address of one point."""
+    return reverse_geocode_batch(
+        db, actor=actor, points=[PointIn(lon=lon, lat=lat)], crs=crs, max_distance_m=max_distance_m
+    )[0]
+
+
+def coordinates_convert(
+    *, actor: Actor, points: Sequence[PointIn], source: CoordinateSystem | str, target: CoordinateSystem | str
+) -> ConvertOut:
+    """Convert points between WGS-84/CGCS2000, GCJ-02 and BD-09 (no offset outside China)."""
+    require_authenticated(actor)
+    if len(points) > MAX_BATCH_POINTS:
+        raise ValidationError(
+            f"一次最多 {MAX_BATCH_POINTS} 个点",
+            message_en=f"at most {MAX_BATCH_POINTS} points",
+            code="registries.geo.batch_size",
+            field="points",
+        )
+    lon = [p.lon for p in points]
+    lat = [p.lat for p in points]
+    check_coordinates(lon, lat, source)
+    check_coordinates(lon, lat, target)
+    x, y = convert(np.array(lon), np.array(lat), source=source, target=target)
+    return ConvertOut(
+        source=CoordinateSystem(source),
+        target=CoordinateSystem(target),
+        points=[PointIn(lon=round(float(a), 9), lat=round(float(b), 9)) for a, b in zip(x, y, strict=True)],
+    )
