@@ -25,6 +25,7 @@ from zhengwu.exchange.cli import exchange_group
 from zhengwu.exchange.verify import messagelog_verify
 from zhengwu.identifiers.cli import id_group
 from zhengwu.registries.cli import registries_group
+from zhengwu.registries.geospatial.cli import geo_group
 from zhengwu.sharing.cli import sharing_group
 
 
@@ -120,6 +121,7 @@ cli.add_command(demo_command)
 cli.add_command(seed_group)
 cli.add_command(exchange_group)
 cli.add_command(registries_group)
+registries_group.add_command(geo_group)
 cli.add_command(sharing_group)
 cli.add_command(catalog_group)
 
