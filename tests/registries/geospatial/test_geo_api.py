@@ -106,11 +106,22 @@ def test_address_search_api(geo: Geo, client: TestClient) -> None:
     assert history[0]["batch_id"] == row.batch_id and history[0]["valid_to"] is None
 
 
+def test_quality_report(geo: Geo, client: TestClient) -> None:
+    headers = _bearer(geo)
+    report = client.get(f"{API}/quality", headers=headers).json()
+    assert report["registry"] == "geospatial" and report["records"] == geo.counts["registry_geo_addresses"]
+    assert report["sources"][0]["source_department"] == geo.source and report["stale"] == 0
+    road = next(c for c in report["completeness"] if c["field"] == "road")
+    assert road["filled"] == road["total"] == report["records"]
+    assert client.get(f"{API}/quality", params={"stale_days": 0}, headers=headers).status_code == 400
+
+
 def test_pages_in_chinese(geo: Geo, client: TestClient) -> None:
     user = make_user(geo.db, roles=[Role.REVIEWER], department_id=geo.department_id)
     login(client, user.username)
     home = client.get("/registries/geospatial", params={"q": "西湖区"})
     assert home.status_code == 200 and "行政区划" in home.text and "西湖区" in home.text
+    assert "数据质量" in home.text and "入库记录" in home.text
     division = client.get("/registries/geospatial/divisions/330106")
     assert division.status_code == 200 and "<svg" in division.text and '<path d="M' in division.text
     reverse = client.get("/registries/geospatial/reverse", params={"lon": "120.13", "lat": "30.27"})

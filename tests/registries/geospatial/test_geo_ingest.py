@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
@@ -13,6 +15,7 @@ from registries.geospatial.geo_helpers import Geo
 from zhengwu.accounts.models import Department, DepartmentLevel
 from zhengwu.cli import cli
 from zhengwu.db import Database, upgrade
+from zhengwu.errors import NotFound
 from zhengwu.registries.geospatial.coords import convert
 from zhengwu.registries.geospatial.ingest import addresses_ingest, boundaries_load, demo_boundaries_path
 from zhengwu.registries.geospatial.models import Address, AddressToken, AddressVersion, Division
@@ -54,6 +57,12 @@ def test_change_makes_a_new_version_and_closes_the_old(geo: Geo) -> None:
     ).all()
     assert len(versions) == 2 and versions[0].valid_to is not None and versions[1].valid_to is None
     assert versions[1].address.endswith("A座")
+    before = versions[1].valid_from - dt.timedelta(microseconds=1)
+    then = address_get(geo.db, actor=SYSTEM, address_code="3301060001000100", as_of=before)
+    assert then.address == "浙江省杭州市西湖区文三路1号" and then.valid_to is not None
+    assert address_get(geo.db, actor=SYSTEM, address_code="3301060001000100").address.endswith("A座")
+    with pytest.raises(NotFound):
+        address_get(geo.db, actor=SYSTEM, address_code="3301060001000100", as_of=dt.date(2000, 1, 1))
 
 
 def test_bad_rows_reject_the_batch_atomically_or_go_to_the_error_file(geo: Geo) -> None:

@@ -31,9 +31,12 @@ from zhengwu.registries.geospatial.services import (
     division_boundary,
     division_get,
     division_tree,
+    geospatial_quality,
     reverse_geocode,
     reverse_geocode_batch,
 )
+from zhengwu.registries.schemas import QualityReport
+from zhengwu.registries.services import parse_as_of
 from zhengwu.web.deps import CurrentActor, DbSession
 
 router = APIRouter(prefix="/api/v1/registries/geospatial", tags=["registries-geospatial"])
@@ -62,9 +65,11 @@ def api_address_search(
     return address_search(db, actor=actor, query=q, region=region, limit=limit)
 
 
-@router.get("/addresses/{address_code}", summary="按地址编码查询标准地址")
-def api_address_get(address_code: str, db: DbSession, actor: CurrentActor) -> AddressOut:
-    return address_get(db, actor=actor, address_code=address_code)
+@router.get("/addresses/{address_code}", summary="按地址编码查询标准地址（可指定时点 as_of）")
+def api_address_get(
+    address_code: str, db: DbSession, actor: CurrentActor, as_of: str | None = None
+) -> AddressOut:
+    return address_get(db, actor=actor, address_code=address_code, as_of=parse_as_of(as_of))
 
 
 @router.get("/addresses/{address_code}/history", summary="标准地址的历史版本与来源")
@@ -94,6 +99,11 @@ def api_reverse_batch(body: ReverseIn, db: DbSession, actor: CurrentActor) -> li
         nearest_address=body.nearest_address,
         max_distance_m=body.max_distance_m,
     )
+
+
+@router.get("/quality", summary="标准地址数据质量报告")
+def api_quality(db: DbSession, actor: CurrentActor, stale_days: int = 365) -> QualityReport:
+    return geospatial_quality(db, actor=actor, stale_days=stale_days)
 
 
 @router.post("/convert", summary="坐标转换：WGS-84/CGCS2000 ↔ GCJ-02 ↔ BD-09")

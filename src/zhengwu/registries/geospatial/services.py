@@ -15,6 +15,7 @@ load (or a rolled-back one) makes the next lookup rebuild it.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import threading
@@ -23,10 +24,11 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from zhengwu.accounts.permissions import Actor, require_authenticated
+from zhengwu.db import utcnow
 from zhengwu.errors import NotFound, ValidationError
 from zhengwu.identifiers import region_get
 from zhengwu.registries.geospatial.coords import (
@@ -36,7 +38,13 @@ from zhengwu.registries.geospatial.coords import (
     in_china_box,
     wgs84_to_gcj02,
 )
-from zhengwu.registries.geospatial.models import Address, AddressToken, AddressVersion, Division
+from zhengwu.registries.geospatial.models import (
+    REGISTRY_NAME,
+    Address,
+    AddressToken,
+    AddressVersion,
+    Division,
+)
 from zhengwu.registries.geospatial.schemas import (
     MAX_BATCH_POINTS,
     AddressHit,
@@ -51,11 +59,15 @@ from zhengwu.registries.geospatial.schemas import (
 )
 from zhengwu.registries.geospatial.spatial import AddressIndex, DivisionIndex, DivisionShape
 from zhengwu.registries.geospatial.tokens import MAX_QUERY, bigrams, normalise
+from zhengwu.registries.models import RegistryBatch
+from zhengwu.registries.schemas import FieldCompleteness, QualityReport, SourceQuality
+from zhengwu.registries.services import batch_out
 
 SEARCH_CANDIDATES: Final = 200
 MIN_SHARE: Final = 0.5
 MAX_RESULTS: Final = 100
 _CACHE_SIZE: Final = 8
+_CN: Final = dt.timezone(dt.timedelta(hours=8))
 _lock = threading.Lock()
 _division_cache: OrderedDict[tuple[Any, ...], DivisionIndex] = OrderedDict()
 _address_cache: OrderedDict[tuple[Any, ...], tuple[AddressIndex, list[Address]]] = OrderedDict()
@@ -238,15 +250,39 @@ def _check_address_code(code: str) -> str:
     return key
 
 
-def address_get(db: Session, *, actor: Actor, address_code: str) -> AddressOut:
-    """One standard address by its code."""
+def _as_of(as_of: dt.datetime | dt.date | None) -> dt.datetime | None:
+    """A date means the end of that day, a naive time Beijing time (as in the other registries)."""
+    if as_of is None:
+        return None
+    if not isinstance(as_of, dt.datetime):
+        as_of = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), _CN) - dt.timedelta(
+            microseconds=1
+        )
+    return as_of if as_of.tzinfo is not None else as_of.replace(tzinfo=_CN)
+
+
+def address_get(
+    db: Session, *, actor: Actor, address_code: str, as_of: dt.datetime | dt.date | None = None
+) -> AddressOut:
+    """One standard address by its code, now or as the registry said at ``as_of``."""
     require_authenticated(actor)
     key = _check_address_code(address_code)
-    row = db.get(Address, key)
+    when = _as_of(as_of)
+    row: Address | AddressVersion | None
+    if when is None:
+        row = db.get(Address, key)
+    else:
+        row = db.scalars(
+            select(AddressVersion).where(
+                AddressVersion.address_code == key,
+                AddressVersion.valid_from <= when,
+                or_(AddressVersion.valid_to.is_(None), AddressVersion.valid_to > when),
+            )
+        ).first()
     if row is None:
         raise NotFound(
-            f"地理空间基础库中没有地址编码 {key}",
-            message_en=f"no address {key}",
+            f"地理空间基础库中没有地址编码 {key}" + ("（在该时点）" if when else ""),
+            message_en=f"no address {key}" + (" at that time" if when else ""),
             code="registries.geo.address.not_found",
             field="address_code",
         )
@@ -485,4 +521,84 @@ def coordinates_convert(
         source=CoordinateSystem(source),
         target=CoordinateSystem(target),
         points=[PointIn(lon=round(float(a), 9), lat=round(float(b), 9)) for a, b in zip(x, y, strict=True)],
+    )
+
+
+# ------------------------------------------------------------------------------------------------- quality
+
+QUALITY_OPTIONAL: Final = ("road", "house_number", "building")
+
+
+def geospatial_quality(db: Session, *, actor: Actor, stale_days: int = 365) -> QualityReport:
+    """Quality of the standard addresses, overall and per source department.
+
+    Completeness of the optional fields, records not changed by any delivery for ``stale_days``,
+    probable duplicates (the same address text under different address codes), and the batches with
+    their invalid rows (coordinates outside the county, unknown region codes... were refused there).
+    """
+    require_authenticated(actor)
+    if not 1 <= stale_days <= 36_500:
+        raise ValidationError(
+            "stale_days 应在 1～36500 之间",
+            message_en="stale_days must be in [1, 36500]",
+            code="registries.geo.stale_days",
+            field="stale_days",
+        )
+    cutoff = utcnow() - dt.timedelta(days=stale_days)
+    filled = [func.count(getattr(Address, f)) for f in QUALITY_OPTIONAL]
+    rows = db.execute(
+        select(
+            Address.source_department,
+            func.count(),
+            func.sum(case((Address.valid_from < cutoff, 1), else_=0)),
+            *filled,
+        ).group_by(Address.source_department)
+    ).all()
+    batches = db.scalars(
+        select(RegistryBatch)
+        .where(RegistryBatch.registry_name == REGISTRY_NAME)
+        .order_by(RegistryBatch.id.desc())
+    ).all()
+    per_source: dict[str, list[RegistryBatch]] = {}
+    for batch in batches:
+        per_source.setdefault(batch.source_department, []).append(batch)
+    sources: list[SourceQuality] = []
+    total = stale_total = 0
+    sums = [0] * len(QUALITY_OPTIONAL)
+    for source, count, stale, *values in rows:
+        total += int(count)
+        stale_total += int(stale or 0)
+        sums = [a + int(b or 0) for a, b in zip(sums, values, strict=True)]
+        own = per_source.get(source, [])
+        sources.append(
+            SourceQuality(
+                source_department=source,
+                records=int(count),
+                completeness=[
+                    FieldCompleteness(field=f, filled=int(v or 0), total=int(count))
+                    for f, v in zip(QUALITY_OPTIONAL, values, strict=True)
+                ],
+                stale=int(stale or 0),
+                batches=len(own),
+                rows_read=sum(b.rows_read for b in own),
+                rows_invalid=sum(b.rows_invalid for b in own),
+            )
+        )
+    duplicated = select(Address.address).group_by(Address.address).having(func.count() > 1).subquery()
+    duplicates = db.scalar(
+        select(func.count()).select_from(Address).where(Address.address.in_(select(duplicated.c.address)))
+    )
+    return QualityReport(
+        registry=REGISTRY_NAME,
+        records=total,
+        stale_days=stale_days,
+        stale=stale_total,
+        duplicates=int(duplicates or 0),
+        duplicate_rule="同一标准地址文本对应多个地址编码",
+        completeness=[
+            FieldCompleteness(field=f, filled=v, total=total)
+            for f, v in zip(QUALITY_OPTIONAL, sums, strict=True)
+        ],
+        sources=sources,
+        batches=[batch_out(b) for b in batches[:50]],
     )

@@ -24,6 +24,7 @@ from zhengwu.registries.geospatial.services import (
     division_boundary,
     division_get,
     division_tree,
+    geospatial_quality,
     reverse_geocode,
 )
 from zhengwu.registries.models import BATCH_STATUS_ZH, BatchStatus, RegistryBatch
@@ -77,6 +78,8 @@ def geo_home(
             "q": q,
             "region": region,
             "batches": batches,
+            "quality": geospatial_quality(db, actor=actor),
+            "field_labels": {"road": "道路", "house_number": "门牌号", "building": "建筑物"},
             "status_zh": {s.value: label for s, label in BATCH_STATUS_ZH.items()},
             "rejected": BatchStatus.REJECTED.value,
         },
