@@ -16,12 +16,14 @@ from zhengwu.registries.geospatial.models import Address, AddressVersion, Divisi
 from zhengwu.registries.geospatial.schemas import PointIn
 from zhengwu.registries.geospatial.seed import geospatial_demo_seed
 from zhengwu.registries.geospatial.services import (
+    GRID_MIN_POINTS,
     address_get,
     address_history,
     address_search,
     coordinates_convert,
     division_boundary,
     division_get,
+    division_index,
     division_tree,
     reverse_geocode,
     reverse_geocode_batch,
@@ -203,3 +205,13 @@ def test_convert_service() -> None:
         coordinates_convert(
             actor=SYSTEM, points=[PointIn(lon=200.0, lat=0.0)], source="wgs84", target="gcj02"
         )
+
+
+def test_large_batch_uses_the_lattice_and_gives_the_same_counties(geo: Geo) -> None:
+    rows = geo.db.scalars(select(Address).order_by(Address.address_code)).all()
+    points = [PointIn(lon=r.lon, lat=r.lat) for r in rows] * (GRID_MIN_POINTS // len(rows) + 1)
+    results = reverse_geocode_batch(geo.db, actor=SYSTEM, points=points, nearest_address=False)
+    assert division_index(geo.db).grid is not None
+    expected = [r.region_code for r in rows] * (GRID_MIN_POINTS // len(rows) + 1)
+    assert [r.county.code if r.county else None for r in results] == expected
+    assert all(r.address is None for r in results[:10])

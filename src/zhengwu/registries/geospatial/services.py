@@ -67,6 +67,7 @@ SEARCH_CANDIDATES: Final = 200
 MIN_SHARE: Final = 0.5
 MAX_RESULTS: Final = 100
 _CACHE_SIZE: Final = 8
+GRID_MIN_POINTS: Final = 5_000
 _CN: Final = dt.timezone(dt.timedelta(hours=8))
 _lock = threading.Lock()
 _division_cache: OrderedDict[tuple[Any, ...], DivisionIndex] = OrderedDict()
@@ -236,6 +237,31 @@ def _address_out(row: Address | AddressVersion) -> AddressOut:
         valid_from=row.valid_from,
         valid_to=getattr(row, "valid_to", None),
     )
+
+
+def _addresses_out(rows: Sequence[Address]) -> list[AddressOut]:
+    """Many addresses at once (one vectorised GCJ-02 conversion)."""
+    if not rows:
+        return []
+    gx, gy = wgs84_to_gcj02([r.lon for r in rows], [r.lat for r in rows])
+    return [
+        AddressOut(
+            address_code=r.address_code,
+            region_code=r.region_code,
+            address=r.address,
+            road=r.road,
+            house_number=r.house_number,
+            building=r.building,
+            lon=r.lon,
+            lat=r.lat,
+            gcj02_lon=round(float(x), 7),
+            gcj02_lat=round(float(y), 7),
+            source_department=r.source_department,
+            batch_id=r.batch_id,
+            valid_from=r.valid_from,
+        )
+        for r, x, y in zip(rows, np.asarray(gx).tolist(), np.asarray(gy).tolist(), strict=True)
+    ]
 
 
 def _check_address_code(code: str) -> str:
@@ -443,43 +469,58 @@ def reverse_geocode_batch(
     wx, wy = convert(lon, lat, source=crs, target=CoordinateSystem.WGS84)
     inside = in_china_box(wx, wy)
     index = division_index(db)
+    if len(lon) >= GRID_MIN_POINTS:
+        index.build_grid()  # once per index: large batches then skip most polygon tests
     found = index.locate(wx, wy)
     near = np.full(len(lon), -1, dtype=np.int64)
     dist = np.full(len(lon), np.nan)
-    rows: list[Address] = []
+    addresses: dict[int, AddressOut] = {}
     if nearest_address:
         address_index, rows = _address_index(db)
         near, dist = address_index.nearest(wx, wy, max_distance_m=max_distance_m)
-    names = (
-        {
+        wanted = np.unique(near[near >= 0])
+        addresses = dict(
+            zip(wanted.tolist(), _addresses_out([rows[i] for i in wanted.tolist()]), strict=True)
+        )
+    # One answer per county, shared by every point in it (read-only plain data).
+    answers: dict[int, tuple[RegionRef | None, RegionRef | None, RegionRef | None]] = {-1: (None, None, None)}
+    if found.max(initial=-1) >= 0:
+        names = {
             code: (RegionRef(code=code, name=name, level=level), parent)
             for code, name, level, parent in db.execute(
                 select(Division.code, Division.name, Division.level, Division.parent_code)
             ).tuples()
         }
-        if found.max(initial=-1) >= 0
-        else {}
-    )
+        for i in np.unique(found[found >= 0]).tolist():
+            code = str(index.codes[i])
+            county, parent = names.get(code, (None, None))
+            prefecture = names.get(parent or "", (None, None))[0]
+            province = names.get(code[:2] + "0000", (None, None))[0] if county else None
+            answers[i] = (
+                county,
+                prefecture if prefecture and prefecture.level == "prefecture" else None,
+                province,
+            )
+    # Values are already validated: construct without re-validating 100,000 objects.
     out: list[ReverseOut] = []
-    for i in range(len(lon)):
-        code = str(index.codes[found[i]]) if found[i] >= 0 else ""
-        county, parent = names.get(code, (None, None))
-        prefecture = names.get(parent or "", (None, None))[0]
-        province = names.get(code[:2] + "0000", (None, None))[0] if county else None
+    wx7, wy7 = np.round(wx, 7).tolist(), np.round(wy, 7).tolist()
+    metres = np.round(dist, 1).tolist()
+    for i, (x, y, county_index, address_index_i, china) in enumerate(
+        zip(lon.tolist(), lat.tolist(), found.tolist(), near.tolist(), inside.tolist(), strict=True)
+    ):
+        county, prefecture, province = answers[county_index]
         out.append(
-            ReverseOut(
-                lon=float(lon[i]),
-                lat=float(lat[i]),
-                wgs84_lon=round(float(wx[i]), 7),
-                wgs84_lat=round(float(wy[i]), 7),
-                in_china=bool(inside[i]),
+            ReverseOut.model_construct(
+                lon=x,
+                lat=y,
+                wgs84_lon=wx7[i],
+                wgs84_lat=wy7[i],
+                in_china=china,
                 county=county,
-                prefecture=prefecture
-                if prefecture is not None and prefecture.level == "prefecture"
-                else None,
+                prefecture=prefecture,
                 province=province,
-                address=_address_out(rows[near[i]]) if near[i] >= 0 else None,
-                distance_m=round(float(dist[i]), 1) if near[i] >= 0 else None,
+                address=addresses.get(address_index_i),
+                distance_m=metres[i] if address_index_i >= 0 else None,
             )
         )
     return out
