@@ -11,8 +11,9 @@ provinces), and times:
   on a smaller sample;
 * geopandas ``sjoin`` when geopandas is installed (it is not a dependency);
 * ``AddressIndex.nearest`` (point → nearest standard address within 500 m);
-* ``reverse_geocode_batch``: the whole use case (coordinate check, conversion, county, nearest
-  address, result objects) as the API calls it;
+* ``reverse_geocode_columns``: the whole use case (coordinate check, conversion, county, nearest
+  address) with arrays in and columns out;
+* ``reverse_geocode_batch``: the same with one result per point, as the API serialises it;
 * ``gcj02_to_wgs84`` (iterative inverse) on the same points.
 
     .venv/bin/python bench/bench_geocoding.py                 # 200,000 points
@@ -41,7 +42,12 @@ from zhengwu.db import Database, make_engine, upgrade
 from zhengwu.registries.geospatial.coords import gcj02_to_wgs84, wgs84_to_gcj02
 from zhengwu.registries.geospatial.schemas import PointIn
 from zhengwu.registries.geospatial.seed import geospatial_demo_seed
-from zhengwu.registries.geospatial.services import _address_index, division_index, reverse_geocode_batch
+from zhengwu.registries.geospatial.services import (
+    _address_index,
+    division_index,
+    reverse_geocode_batch,
+    reverse_geocode_columns,
+)
 
 TARGET = 100_000.0
 BBOX = (118.0, 27.0, 123.2, 31.2)  # around 浙江省
@@ -89,6 +95,7 @@ def main() -> None:
             )
             print(f"loaded {counts} in {time.perf_counter() - start:.1f} s")
             index = division_index(db)
+            actor = Actor.system("bench")
             addresses, _ = _address_index(db)
             rng = np.random.default_rng(42)
             lon = rng.uniform(BBOX[0], BBOX[2], args.points)
@@ -150,12 +157,17 @@ def main() -> None:
             _rate(
                 "gcj02_to_wgs84 (iterative inverse, vectorised)", args.points, lambda: gcj02_to_wgs84(gx, gy)
             )
+            column_n = min(args.points, 100_000)
+            _rate(
+                "reverse_geocode_columns (use case, arrays in, columns out)",
+                column_n,
+                lambda: reverse_geocode_columns(db, actor=actor, lon=lon[:column_n], lat=lat[:column_n]),
+            )
             service_n = min(args.points, 50_000)
             points = [
                 PointIn(lon=float(x), lat=float(y))
                 for x, y in zip(lon[:service_n], lat[:service_n], strict=True)
             ]
-            actor = Actor.system("bench")
             _rate(
                 "reverse_geocode_batch (whole use case, county only)",
                 service_n,

@@ -121,9 +121,11 @@ def test_batch_reverse_keeps_order_and_matches_single_answers(geo: Geo) -> None:
     results = reverse_geocode_batch(geo.db, actor=SYSTEM, points=points)
     assert len(results) == len(points)
     for row, result in zip(rows, results, strict=False):
-        assert result.county is not None and result.county.code == row.region_code
-        assert result.address is not None and result.address.address_code == row.address_code
+        assert result.county is not None and result.county["code"] == row.region_code
+        assert result.address is not None and result.address["address_code"] == row.address_code
     assert results[-1].county is None and not results[-1].in_china
+    single = reverse_geocode(geo.db, actor=SYSTEM, lon=rows[0].lon, lat=rows[0].lat)
+    assert single.model_dump(mode="json") == results[0].to_dict()
 
 
 @pytest.mark.parametrize(
@@ -213,5 +215,5 @@ def test_large_batch_uses_the_lattice_and_gives_the_same_counties(geo: Geo) -> N
     results = reverse_geocode_batch(geo.db, actor=SYSTEM, points=points, nearest_address=False)
     assert division_index(geo.db).grid is not None
     expected = [r.region_code for r in rows] * (GRID_MIN_POINTS // len(rows) + 1)
-    assert [r.county.code if r.county else None for r in results] == expected
+    assert [r.county["code"] if r.county else None for r in results] == expected
     assert all(r.address is None for r in results[:10])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -100,6 +101,42 @@ class ReverseOut(BaseModel):
     province: RegionRef | None
     address: AddressOut | None
     distance_m: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReverseHit:
+    """One answer of a batch: the fields of :class:`ReverseOut` as plain data.
+
+    A batch of 100,000 points would spend most of its time building and re-validating pydantic
+    objects; the county, prefecture, province and address parts are plain dicts built once per
+    distinct value and shared by every point that has it (read-only).
+    """
+
+    lon: float
+    lat: float
+    wgs84_lon: float
+    wgs84_lat: float
+    in_china: bool
+    county: dict[str, Any] | None
+    prefecture: dict[str, Any] | None
+    province: dict[str, Any] | None
+    address: dict[str, Any] | None
+    distance_m: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (the same keys as :class:`ReverseOut`)."""
+        return {
+            "lon": self.lon,
+            "lat": self.lat,
+            "wgs84_lon": self.wgs84_lon,
+            "wgs84_lat": self.wgs84_lat,
+            "in_china": self.in_china,
+            "county": self.county,
+            "prefecture": self.prefecture,
+            "province": self.province,
+            "address": self.address,
+            "distance_m": self.distance_m,
+        }
 
 
 class ConvertIn(BaseModel):

@@ -21,9 +21,11 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -33,6 +35,7 @@ from zhengwu.errors import NotFound, ValidationError
 from zhengwu.identifiers import region_get
 from zhengwu.registries.geospatial.coords import (
     CoordinateSystem,
+    Floats,
     convert,
     coordinates_valid,
     in_china_box,
@@ -54,6 +57,7 @@ from zhengwu.registries.geospatial.schemas import (
     DivisionOut,
     PointIn,
     RegionRef,
+    ReverseHit,
     ReverseOut,
     feature,
 )
@@ -97,7 +101,7 @@ def check_region_code(code: object, field: str = "code") -> str:
     return text
 
 
-def check_coordinates(lon: Sequence[float], lat: Sequence[float], crs: CoordinateSystem | str) -> None:
+def check_coordinates(lon: ArrayLike, lat: ArrayLike, crs: CoordinateSystem | str) -> None:
     """400 for the first point that is not a finite longitude/latitude pair."""
     try:
         system = CoordinateSystem(crs)
@@ -109,15 +113,16 @@ def check_coordinates(lon: Sequence[float], lat: Sequence[float], crs: Coordinat
             field="crs",
         ) from exc
     del system
-    ok = coordinates_valid(np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64))
+    xs = np.atleast_1d(np.asarray(lon, dtype=np.float64))
+    ok = coordinates_valid(xs, np.atleast_1d(np.asarray(lat, dtype=np.float64)))
     if not bool(ok.all()):
         i = int(np.argmin(ok))
-        field = "lon" if not (math.isfinite(lon[i]) and abs(lon[i]) <= 180) else "lat"
+        field = "lon" if not (math.isfinite(xs[i]) and abs(xs[i]) <= 180) else "lat"
         raise ValidationError(
             f"第 {i + 1} 个点的坐标超出范围：经度应在 -180～180，纬度应在 -90～90",
             message_en=f"point {i + 1}: longitude must be within [-180, 180] and latitude within [-90, 90]",
             code="registries.geo.coordinates",
-            field=f"points[{i}].{field}" if len(lon) > 1 else field,
+            field=f"points[{i}].{field}" if len(xs) > 1 else field,
             details={"index": i},
         )
 
@@ -438,18 +443,46 @@ def _address_index(db: Session) -> tuple[AddressIndex, list[Address]]:
 # ----------------------------------------------------------------------------------------- reverse geocoding
 
 
-def reverse_geocode_batch(
+@dataclass(frozen=True)
+class ReverseColumns:
+    """Answers of a batch as columns (NumPy arrays), in the order of the points."""
+
+    wgs84_lon: Floats
+    wgs84_lat: Floats
+    in_china: NDArray[np.bool_]
+    county: NDArray[np.int64]  # index into county_codes, -1: in no loaded county
+    county_codes: NDArray[np.str_]
+    address: NDArray[np.int64]  # index into address_rows, -1: none within reach (or not asked)
+    address_rows: list[Address]
+    distance_m: Floats  # NaN where address is -1
+
+    def county_code_of(self) -> list[str | None]:
+        """The county code of each point."""
+        return [str(self.county_codes[i]) if i >= 0 else None for i in self.county.tolist()]
+
+
+def reverse_geocode_columns(
     db: Session,
     *,
     actor: Actor,
-    points: Sequence[PointIn],
+    lon: ArrayLike,
+    lat: ArrayLike,
     crs: CoordinateSystem | str = CoordinateSystem.WGS84,
     nearest_address: bool = True,
     max_distance_m: float = 500.0,
-) -> list[ReverseOut]:
-    """County (and prefecture, province) of each point, and the nearest standard address within reach."""
+) -> ReverseColumns:
+    """The vectorised core of reverse geocoding: arrays in, columns out (no object per point)."""
     require_authenticated(actor)
-    if len(points) > MAX_BATCH_POINTS:
+    x = np.asarray(lon, dtype=np.float64).ravel()
+    y = np.asarray(lat, dtype=np.float64).ravel()
+    if len(x) != len(y):
+        raise ValidationError(
+            "经度与纬度个数不一致",
+            message_en="as many longitudes as latitudes",
+            code="registries.geo.coordinates",
+            field="points",
+        )
+    if len(x) > MAX_BATCH_POINTS:
         raise ValidationError(
             f"一次最多 {MAX_BATCH_POINTS} 个点",
             message_en=f"at most {MAX_BATCH_POINTS} points",
@@ -463,64 +496,95 @@ def reverse_geocode_batch(
             code="registries.geo.max_distance",
             field="max_distance_m",
         )
-    lon = np.array([p.lon for p in points], dtype=np.float64)
-    lat = np.array([p.lat for p in points], dtype=np.float64)
-    check_coordinates(lon.tolist(), lat.tolist(), crs)
-    wx, wy = convert(lon, lat, source=crs, target=CoordinateSystem.WGS84)
-    inside = in_china_box(wx, wy)
+    check_coordinates(x, y, crs)
+    wx, wy = convert(x, y, source=crs, target=CoordinateSystem.WGS84)
     index = division_index(db)
-    if len(lon) >= GRID_MIN_POINTS:
+    if len(x) >= GRID_MIN_POINTS:
         index.build_grid()  # once per index: large batches then skip most polygon tests
     found = index.locate(wx, wy)
-    near = np.full(len(lon), -1, dtype=np.int64)
-    dist = np.full(len(lon), np.nan)
-    addresses: dict[int, AddressOut] = {}
+    near = np.full(len(x), -1, dtype=np.int64)
+    dist = np.full(len(x), np.nan)
+    rows: list[Address] = []
     if nearest_address:
         address_index, rows = _address_index(db)
         near, dist = address_index.nearest(wx, wy, max_distance_m=max_distance_m)
-        wanted = np.unique(near[near >= 0])
-        addresses = dict(
-            zip(wanted.tolist(), _addresses_out([rows[i] for i in wanted.tolist()]), strict=True)
-        )
+    return ReverseColumns(wx, wy, in_china_box(wx, wy), found, index.codes, near, rows, dist)
+
+
+def reverse_geocode_batch(
+    db: Session,
+    *,
+    actor: Actor,
+    points: Sequence[PointIn],
+    crs: CoordinateSystem | str = CoordinateSystem.WGS84,
+    nearest_address: bool = True,
+    max_distance_m: float = 500.0,
+) -> list[ReverseHit]:
+    """County (and prefecture, province) of each point, and the nearest standard address within reach.
+
+    Plain data per point (:class:`ReverseHit`); :func:`reverse_geocode` gives one point as a schema.
+    """
+    lon = np.array([p.lon for p in points], dtype=np.float64)
+    lat = np.array([p.lat for p in points], dtype=np.float64)
+    columns = reverse_geocode_columns(
+        db,
+        actor=actor,
+        lon=lon,
+        lat=lat,
+        crs=crs,
+        nearest_address=nearest_address,
+        max_distance_m=max_distance_m,
+    )
+    wx, wy, inside, found, near, dist = (
+        columns.wgs84_lon,
+        columns.wgs84_lat,
+        columns.in_china,
+        columns.county,
+        columns.address,
+        columns.distance_m,
+    )
+    rows = columns.address_rows
+    addresses: dict[int, dict[str, Any]] = {}
+    if len(rows):
+        wanted = np.unique(near[near >= 0]).tolist()
+        outs = _addresses_out([rows[i] for i in wanted])
+        addresses = {i: a.model_dump(mode="json") for i, a in zip(wanted, outs, strict=True)}
     # One answer per county, shared by every point in it (read-only plain data).
-    answers: dict[int, tuple[RegionRef | None, RegionRef | None, RegionRef | None]] = {-1: (None, None, None)}
+    answers: dict[int, tuple[dict[str, Any] | None, ...]] = {-1: (None, None, None)}
     if found.max(initial=-1) >= 0:
         names = {
-            code: (RegionRef(code=code, name=name, level=level), parent)
+            code: ({"code": code, "name": name, "level": level}, parent)
             for code, name, level, parent in db.execute(
                 select(Division.code, Division.name, Division.level, Division.parent_code)
             ).tuples()
         }
         for i in np.unique(found[found >= 0]).tolist():
-            code = str(index.codes[i])
+            code = str(columns.county_codes[i])
             county, parent = names.get(code, (None, None))
             prefecture = names.get(parent or "", (None, None))[0]
             province = names.get(code[:2] + "0000", (None, None))[0] if county else None
-            answers[i] = (
-                county,
-                prefecture if prefecture and prefecture.level == "prefecture" else None,
-                province,
-            )
-    # Values are already validated: construct without re-validating 100,000 objects.
-    out: list[ReverseOut] = []
+            if prefecture is not None and prefecture["level"] != "prefecture":
+                prefecture = None
+            answers[i] = (county, prefecture, province)
+    out: list[ReverseHit] = []
     wx7, wy7 = np.round(wx, 7).tolist(), np.round(wy, 7).tolist()
     metres = np.round(dist, 1).tolist()
-    for i, (x, y, county_index, address_index_i, china) in enumerate(
+    for i, (x, y, county_i, address_i, china) in enumerate(
         zip(lon.tolist(), lat.tolist(), found.tolist(), near.tolist(), inside.tolist(), strict=True)
     ):
-        county, prefecture, province = answers[county_index]
+        county, prefecture, province = answers[county_i]
         out.append(
-            ReverseOut.model_construct(
-                lon=x,
-                lat=y,
-                wgs84_lon=wx7[i],
-                wgs84_lat=wy7[i],
-                in_china=china,
-                county=county,
-                prefecture=prefecture,
-                province=province,
-                address=addresses.get(address_index_i),
-                distance_m=metres[i] if address_index_i >= 0 else None,
+            ReverseHit(
+                x,
+                y,
+                wx7[i],
+                wy7[i],
+                china,
+                county,
+                prefecture,
+                province,
+                addresses.get(address_i),
+                metres[i] if address_i >= 0 else None,
             )
         )
     return out
@@ -536,9 +600,10 @@ def reverse_geocode(
     max_distance_m: float = 500.0,
 ) -> ReverseOut:
     """County and nearest address of one point."""
-    return reverse_geocode_batch(
+    hit = reverse_geocode_batch(
         db, actor=actor, points=[PointIn(lon=lon, lat=lat)], crs=crs, max_distance_m=max_distance_m
     )[0]
+    return ReverseOut.model_validate(hit.to_dict())
 
 
 def coordinates_convert(
