@@ -6,8 +6,11 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from factories import SYSTEM
@@ -178,3 +181,21 @@ def test_cli_loads_boundaries_and_addresses(tmp_path: Path, empty_database_url: 
     assert converted.exit_code == 0 and converted.stdout.startswith("116.410244")
     bad = runner.invoke(cli, [*base, "convert", "200", "39.9", "--from", "wgs84", "--to", "gcj02"])
     assert bad.exit_code == 1 and "Traceback" not in bad.output
+
+
+def test_excel_and_parquet_deliveries(geo: Geo) -> None:
+    columns = HEADER.strip().split(",")
+    values = GOOD.strip().split(",")
+    row = [*values[:5], float(values[5]), float(values[6])]
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(columns)
+    sheet.append(row)
+    xlsx = geo.tmp / "addresses.xlsx"
+    workbook.save(xlsx)
+    assert _ingest(geo, xlsx).inserted == 1  # type: ignore[attr-defined]
+    parquet = geo.tmp / "addresses.parquet"
+    changed = [row[0], row[1], row[2] + "B座", *row[3:]]
+    pq.write_table(pa.Table.from_pylist([dict(zip(columns, changed, strict=True))]), parquet)
+    assert _ingest(geo, parquet).updated == 1  # type: ignore[attr-defined]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 
@@ -217,3 +219,20 @@ def test_large_batch_uses_the_lattice_and_gives_the_same_counties(geo: Geo) -> N
     expected = [r.region_code for r in rows] * (GRID_MIN_POINTS // len(rows) + 1)
     assert [r.county["code"] if r.county else None for r in results] == expected
     assert all(r.address is None for r in results[:10])
+
+
+def test_huge_batch_is_refused_before_any_work(geo: Geo) -> None:
+    points = [PointIn(lon=120.1, lat=30.2)] * 100_001
+    with pytest.raises(ValidationError) as info:
+        reverse_geocode_batch(geo.db, actor=SYSTEM, points=points)
+    assert info.value.field == "points"
+
+
+def test_concurrent_batches_share_one_index(geo: Geo) -> None:
+    rows = geo.db.scalars(select(Address).order_by(Address.address_code).limit(20)).all()
+    lon = [r.lon for r in rows]
+    lat = [r.lat for r in rows]
+    index = division_index(geo.db)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda _: index.codes_of(np.array(lon), np.array(lat)), range(8)))
+    assert all(a == [r.region_code for r in rows] for a in answers)
