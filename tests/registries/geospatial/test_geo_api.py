@@ -31,6 +31,11 @@ def test_divisions_tree_division_and_boundary(geo: Geo, client: TestClient) -> N
     boundary = client.get(f"{API}/divisions/330106/boundary", headers=headers)
     assert boundary.status_code == 200 and boundary.headers["content-type"].startswith("application/geo+json")
     assert boundary.json()["geometry"]["type"] == "MultiPolygon"
+    history = client.get(f"{API}/divisions/330106/history", headers=headers).json()
+    assert (
+        len(history) == 1 and history[0]["valid_to"] is None and history[0]["source_department"] == geo.source
+    )
+    assert client.get(f"{API}/divisions/110101/history", headers=headers).status_code == 404
 
 
 def test_invalid_codes_are_400_and_unknown_404(geo: Geo, client: TestClient) -> None:
@@ -124,6 +129,7 @@ def test_pages_in_chinese(geo: Geo, client: TestClient) -> None:
     assert "数据质量" in home.text and "入库记录" in home.text
     division = client.get("/registries/geospatial/divisions/330106")
     assert division.status_code == 200 and "<svg" in division.text and '<path d="M' in division.text
+    assert "历史版本" in division.text
     reverse = client.get("/registries/geospatial/reverse", params={"lon": "120.13", "lat": "30.27"})
     assert reverse.status_code == 200 and "西湖区" in reverse.text
     row = geo.db.scalars(select(Address).order_by(Address.address_code)).first()

@@ -22,7 +22,7 @@ from zhengwu.errors import NotFound
 from zhengwu.registries.geospatial.coords import convert
 from zhengwu.registries.geospatial.ingest import addresses_ingest, boundaries_load, demo_boundaries_path
 from zhengwu.registries.geospatial.models import Address, AddressToken, AddressVersion, Division
-from zhengwu.registries.geospatial.services import address_get
+from zhengwu.registries.geospatial.services import address_get, division_history
 
 HEADER = "address_code,region_code,address,road,house_number,lon,lat\n"
 GOOD = "3301060001000100,330106,浙江省杭州市西湖区文三路1号,文三路,1号,120.13,30.27\n"
@@ -199,3 +199,17 @@ def test_excel_and_parquet_deliveries(geo: Geo) -> None:
     changed = [row[0], row[1], row[2] + "B座", *row[3:]]
     pq.write_table(pa.Table.from_pylist([dict(zip(columns, changed, strict=True))]), parquet)
     assert _ingest(geo, parquet).updated == 1  # type: ignore[attr-defined]
+
+
+def test_changed_boundary_makes_a_division_version(geo: Geo) -> None:
+    data = json.loads(demo_boundaries_path().read_text(encoding="utf-8"))
+    west_lake = next(f for f in data["features"] if f["properties"]["code"] == "330106")
+    west_lake["geometry"]["coordinates"][0][0] = west_lake["geometry"]["coordinates"][0][0][
+        ::-1
+    ]  # same ring, reversed
+    west_lake["properties"]["name"] = "西湖区（测试）"
+    path = geo.file("changed.geojson", json.dumps({"type": "FeatureCollection", "features": [west_lake]}))
+    result = boundaries_load(geo.db, actor=SYSTEM, source=geo.source, path=path)
+    assert (result.status, result.updated) == ("applied", 1)
+    history = division_history(geo.db, actor=SYSTEM, code="330106")
+    assert [v.name for v in history] == ["西湖区", "西湖区（测试）"] and history[0].valid_to is not None

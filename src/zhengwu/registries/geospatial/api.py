@@ -21,6 +21,7 @@ from zhengwu.registries.geospatial.schemas import (
     ConvertOut,
     DivisionNode,
     DivisionOut,
+    DivisionVersionOut,
     ReverseIn,
     ReverseOut,
 )
@@ -31,6 +32,7 @@ from zhengwu.registries.geospatial.services import (
     coordinates_convert,
     division_boundary,
     division_get,
+    division_history,
     division_tree,
     geospatial_quality,
     reverse_geocode,
@@ -51,6 +53,11 @@ def api_division_tree(db: DbSession, actor: CurrentActor, root: str | None = Non
 @router.get("/divisions/{code}", summary="一个行政区划：上级路径、下级、范围与来源")
 def api_division_get(code: str, db: DbSession, actor: CurrentActor) -> DivisionOut:
     return division_get(db, actor=actor, code=code)
+
+
+@router.get("/divisions/{code}/history", summary="行政区划的历史版本与来源")
+def api_division_history(code: str, db: DbSession, actor: CurrentActor) -> list[DivisionVersionOut]:
+    return division_history(db, actor=actor, code=code)
 
 
 @router.get("/divisions/{code}/boundary", summary="行政区划边界（GeoJSON，CGCS2000）")

@@ -47,6 +47,20 @@ class DivisionOut(BaseModel):
     valid_from: dt.datetime
 
 
+class DivisionVersionOut(BaseModel):
+    """One state a division had (its boundary is served by the boundary endpoint, current only)."""
+
+    code: str
+    name: str
+    level: str
+    parent_code: str | None
+    bbox: list[float] | None
+    source_department: str
+    batch_id: int
+    valid_from: dt.datetime
+    valid_to: dt.datetime | None
+
+
 class AddressOut(BaseModel):
     """One standard address (coordinates WGS-84 / CGCS2000, with the GCJ-02 pair for web maps)."""
 

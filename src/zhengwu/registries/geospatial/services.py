@@ -47,6 +47,7 @@ from zhengwu.registries.geospatial.models import (
     AddressToken,
     AddressVersion,
     Division,
+    DivisionVersion,
 )
 from zhengwu.registries.geospatial.schemas import (
     MAX_BATCH_POINTS,
@@ -55,6 +56,7 @@ from zhengwu.registries.geospatial.schemas import (
     ConvertOut,
     DivisionNode,
     DivisionOut,
+    DivisionVersionOut,
     PointIn,
     RegionRef,
     ReverseHit,
@@ -198,6 +200,40 @@ def division_get(db: Session, *, actor: Actor, code: str) -> DivisionOut:
         batch_id=row.batch_id,
         valid_from=row.valid_from,
     )
+
+
+def division_history(db: Session, *, actor: Actor, code: str) -> list[DivisionVersionOut]:
+    """Every state of a division, oldest first: name, parent, extent, from which batch, from when to when."""
+    require_authenticated(actor)
+    key = check_region_code(code)
+    rows = db.scalars(
+        select(DivisionVersion)
+        .where(DivisionVersion.code == key)
+        .order_by(DivisionVersion.valid_from, DivisionVersion.id)
+    ).all()
+    if not rows:
+        raise NotFound(
+            f"地理空间基础库中没有行政区划 {key}",
+            message_en=f"no division {key} in the geospatial registry",
+            code="registries.geo.division.not_found",
+            field="code",
+        )
+    return [
+        DivisionVersionOut(
+            code=r.code,
+            name=r.name,
+            level=r.level,
+            parent_code=r.parent_code,
+            bbox=None
+            if r.min_lon is None
+            else [r.min_lon, r.min_lat or 0.0, r.max_lon or 0.0, r.max_lat or 0.0],
+            source_department=r.source_department,
+            batch_id=r.batch_id,
+            valid_from=r.valid_from,
+            valid_to=r.valid_to,
+        )
+        for r in rows
+    ]
 
 
 def division_boundary(db: Session, *, actor: Actor, code: str) -> dict[str, Any]:

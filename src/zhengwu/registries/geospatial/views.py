@@ -23,6 +23,7 @@ from zhengwu.registries.geospatial.services import (
     address_search,
     division_boundary,
     division_get,
+    division_history,
     division_tree,
     geospatial_quality,
     reverse_geocode,
@@ -122,7 +123,13 @@ def geo_division(request: Request, code: str, db: DbSession, actor: SignedInActo
     return render(
         request,
         "geospatial/division.html",
-        {"title": division.name, "division": division, "svg": svg, "levels": DIVISION_LEVELS},
+        {
+            "title": division.name,
+            "division": division,
+            "svg": svg,
+            "levels": DIVISION_LEVELS,
+            "history": division_history(db, actor=actor, code=code),
+        },
     )
 
 
