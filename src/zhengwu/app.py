@@ -40,6 +40,8 @@ from zhengwu.registries import api as registries_api
 from zhengwu.registries import views as registries_views
 from zhengwu.registries.credit import api as credit_api
 from zhengwu.registries.credit import views as credit_views
+from zhengwu.registries.geospatial import api as geospatial_api
+from zhengwu.registries.geospatial import views as geospatial_views
 from zhengwu.sharing import api as sharing_api
 from zhengwu.sharing import views as sharing_views
 from zhengwu.web.errors import install_error_handlers, set_page_renderer
@@ -56,9 +58,10 @@ API_ROUTERS = [
     sharing_api.router,
     exchange_api.router,
     exchange_monitoring_api.router,
-    registries_api.router,
-    datastore_api.router,
+    geospatial_api.router,
     credit_api.router,
+    registries_api.router,  # after the registries' sub-areas: its /{registry} paths would catch theirs
+    datastore_api.router,
 ]
 PAGE_ROUTERS = [
     home_views.router,
@@ -71,6 +74,7 @@ PAGE_ROUTERS = [
     exchange_views.router,
     exchange_monitoring_views.router,
     credit_views.router,  # before registries_views: /registries/{registry} would take /registries/credit
+    geospatial_views.router,  # before registries: /registries/{registry} would catch its paths
     registries_views.router,
 ]
 NAV = sorted(
@@ -86,6 +90,7 @@ NAV = sorted(
         *exchange_monitoring_views.NAV,
         *registries_views.NAV,
         *credit_views.NAV,
+        *geospatial_views.NAV,
     ],
     key=lambda item: item.order,
 )

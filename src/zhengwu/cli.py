@@ -29,6 +29,7 @@ from zhengwu.identifiers.cli import id_group
 from zhengwu.opendata.datastore.cli import datastore_group
 from zhengwu.registries.cli import registries_group
 from zhengwu.registries.credit.cli import credit_group
+from zhengwu.registries.geospatial.cli import geo_group
 from zhengwu.sharing.cli import sharing_group
 
 
@@ -128,6 +129,7 @@ cli.add_command(gateway_command)
 cli.add_command(gateway_policy_command)
 cli.add_command(registries_group)
 cli.add_command(credit_group)
+registries_group.add_command(geo_group)
 cli.add_command(sharing_group)
 cli.add_command(catalog_group)
 cli.add_command(datastore_group)

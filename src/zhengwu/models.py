@@ -14,6 +14,7 @@ from zhengwu.exchange.gateway import models as exchange_gateway_models
 from zhengwu.opendata.datastore import models as datastore_models
 from zhengwu.registries import models as registries_models
 from zhengwu.registries.credit import models as credit_models
+from zhengwu.registries.geospatial import models as geospatial_models
 from zhengwu.sharing import models as sharing_models
 
 metadata = Base.metadata
@@ -27,6 +28,7 @@ __all__ = [
     "datastore_models",
     "exchange_gateway_models",
     "exchange_models",
+    "geospatial_models",
     "metadata",
     "registries_models",
     "sharing_models",

@@ -21,6 +21,7 @@ from zhengwu.catalog.seed import catalog_demo_seed
 from zhengwu.db import utcnow
 from zhengwu.identifiers import counties, org_code_check_digit, region_lookup, regions_all, uscc_check_char
 from zhengwu.registries.credit.demo import credit_demo_seed
+from zhengwu.registries.geospatial.seed import geospatial_demo_seed
 from zhengwu.registries.ingest import ingest
 from zhengwu.sharing.demo import sharing_demo_seed
 from zhengwu.synthetic import generate_entities, generate_persons, write_batches
@@ -176,6 +177,7 @@ def demo_registries_seed(db: Session, *, province_code: str, seed: int, work_dir
             error_dir=work_dir / "errors",
         )
         counts[f"registry_{registry}"] = result.inserted
+    counts |= geospatial_demo_seed(db, province_code=province_code, seed=seed, work_dir=work_dir)
     return counts
 
 
