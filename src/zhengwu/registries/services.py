@@ -24,7 +24,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
@@ -141,6 +141,14 @@ def _as_of_clause(model: type[PersonVersion] | type[EntityVersion], as_of: dt.da
     return and_(model.valid_from <= as_of, or_(model.valid_to.is_(None), model.valid_to > as_of))
 
 
+_Current = TypeVar("_Current", Person, Entity)
+
+
+def _current_at(row: _Current | None, when: dt.datetime) -> _Current | None:
+    """The current row when it was already the registry's state at ``when`` (its open interval)."""
+    return row if row is not None and row.valid_from <= when else None
+
+
 def _aware(as_of: dt.datetime | dt.date | None) -> dt.datetime | None:
     if as_of is None:
         return None
@@ -185,7 +193,7 @@ def person_get(
     else:
         row = db.scalars(
             select(PersonVersion).where(PersonVersion.resident_id == key, _as_of_clause(PersonVersion, when))
-        ).first()
+        ).first() or _current_at(db.get(Person, key), when)
     audit_record(
         db,
         actor=actor,
@@ -218,7 +226,7 @@ def entity_get(
     else:
         row = db.scalars(
             select(EntityVersion).where(EntityVersion.uscc == key, _as_of_clause(EntityVersion, when))
-        ).first()
+        ).first() or _current_at(db.get(Entity, key), when)
     audit_record(
         db,
         actor=actor,
@@ -258,7 +266,7 @@ def _history(versions: list[Any], fields: tuple[str, ...], show: Any) -> History
         out.append(
             VersionOut(
                 valid_from=version.valid_from,
-                valid_to=version.valid_to,
+                valid_to=getattr(version, "valid_to", None),
                 batch_id=version.batch_id,
                 source_department=version.source_department,
                 changed=changed,
@@ -284,11 +292,15 @@ def person_history(db: Session, *, actor: Actor, resident_id: str) -> History:
     """Every version of one person with what changed, and where each current value came from."""
     require_roles(actor, *READ_ROLES)
     key = validate_resident_id(resident_id)
-    versions = db.scalars(
-        select(PersonVersion)
-        .where(PersonVersion.resident_id == key)
-        .order_by(PersonVersion.valid_from, PersonVersion.id)
-    ).all()
+    versions: list[Any] = list(
+        db.scalars(
+            select(PersonVersion)
+            .where(PersonVersion.resident_id == key)
+            .order_by(PersonVersion.valid_from, PersonVersion.id)
+        )
+    )
+    # The superseded states, then the current one (see zhengwu.registries.models).
+    versions += [r for r in (db.get(Person, key),) if r is not None]
     if not versions:
         raise NotFound(
             "人口基础库中没有该公民身份号码",
@@ -311,18 +323,21 @@ def person_history(db: Session, *, actor: Actor, resident_id: str) -> History:
             return value.isoformat() if isinstance(value, dt.date) else value
         return masks[field](value)
 
-    return _history(list(versions), PERSON_FIELDS, show)
+    return _history(versions, PERSON_FIELDS, show)
 
 
 def entity_history(db: Session, *, actor: Actor, uscc: str) -> History:
     """Every version of one legal entity with what changed, and where each current value came from."""
     require_roles(actor, *READ_ROLES)
     key = validate_uscc(uscc)
-    versions = db.scalars(
-        select(EntityVersion)
-        .where(EntityVersion.uscc == key)
-        .order_by(EntityVersion.valid_from, EntityVersion.id)
-    ).all()
+    versions: list[Any] = list(
+        db.scalars(
+            select(EntityVersion)
+            .where(EntityVersion.uscc == key)
+            .order_by(EntityVersion.valid_from, EntityVersion.id)
+        )
+    )
+    versions += [r for r in (db.get(Entity, key),) if r is not None]
     if not versions:
         raise NotFound(
             "法人单位基础库中没有该统一社会信用代码",
@@ -338,7 +353,7 @@ def entity_history(db: Session, *, actor: Actor, uscc: str) -> History:
             return mask_resident_id(value)
         return value.isoformat() if isinstance(value, dt.date) else value
 
-    return _history(list(versions), ENTITY_FIELDS, show)
+    return _history(versions, ENTITY_FIELDS, show)
 
 
 def _page(page: int, per_page: int) -> tuple[int, int]:
