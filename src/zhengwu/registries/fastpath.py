@@ -223,7 +223,7 @@ def check_syntax(path: Path, block: int = _BLOCK) -> None:
     use ASCII quote, comma, CR or LF bytes. Blank lines and bare CR line ends are refused too (row
     numbers are line numbers); a wrong number of values makes Arrow itself fail in :func:`read_clean`.
     """
-    previous = _LF  # the byte before the file: a line start
+    previous = bytes([_LF, _LF])  # the bytes before the file: a line start
     carry = 0  # quotes seen so far, modulo 2: 1 means inside a quoted value
     with path.open("rb") as fh:
         chunk = fh.read(block)
@@ -231,29 +231,27 @@ def check_syntax(path: Path, block: int = _BLOCK) -> None:
             chunk = chunk[len(codecs.BOM_UTF8) :]
         while chunk:
             following = fh.read(block)
-            data = np.frombuffer(chunk, dtype=np.uint8)
-            before = np.concatenate(([previous], data[:-1]))
-            after = np.concatenate((data[1:], [following[0] if following else _LF]))
-            quotes = data == _QUOTE
-            seen = np.cumsum(quotes, dtype=np.int64)
-            inside = (seen - quotes + carry) % 2 == 1  # after an opening quote, before its closing one
-            if np.any(inside & ((data == _COMMA) | (data == _LF))):
-                raise NotClean("comma, line break or unclosed quote inside quotes")
-            at = np.flatnonzero(quotes)
-            opening = ~inside[at]
-            opens = (before[at] == _COMMA) | (before[at] == _LF)
-            closes = (after[at] == _COMMA) | (after[at] == _LF) | (after[at] == _CR)
+            # The block with two bytes of context before it and one after; positions below are shifted.
+            data = np.frombuffer(previous + chunk + (following[:1] or b"\n"), dtype=np.uint8)
+            # Only a few passes over the bytes; the rest works on the positions of quotes and line ends.
+            quotes = np.flatnonzero(data[2:-1] == _QUOTE) + 2
+            lines = np.flatnonzero(data[2:-1] == _LF) + 2
+            opening = (np.arange(len(quotes)) + carry) % 2 == 0
+            before, after = data[quotes - 1], data[quotes + 1]
+            opens = (before == _COMMA) | (before == _LF)
+            closes = (after == _COMMA) | (after == _LF) | (after == _CR)
             if np.any(np.where(opening, ~opens, ~closes)):
                 raise NotClean("quote elsewhere than around a whole value")
-            lines = data == _LF
-            # A blank line (Arrow would read it as a row of empty values) or a bare CR line end.
-            blank = lines & (
-                (before == _LF) | ((before == _CR) & (np.concatenate(([_LF], before[:-1])) == _LF))
-            )
-            if np.any(blank) or np.any((data == _CR) & (after != _LF)):
-                raise NotClean("blank line or bare CR")
-            carry = int(seen[-1] + carry) % 2
-            previous = int(data[-1])
+            if np.any((np.searchsorted(quotes, lines) + carry) % 2):
+                raise NotClean("line break inside quotes")
+            returns = np.flatnonzero(data[2:-1] == _CR) + 2
+            if np.any(data[returns + 1] != _LF):
+                raise NotClean("bare CR line end")
+            # A blank line: a line end right after a line end (LF LF, or LF CR LF).
+            if np.any(data[lines - 1] == _LF) or np.any((data[lines - 1] == _CR) & (data[lines - 2] == _LF)):
+                raise NotClean("blank line")
+            carry = (carry + len(quotes)) % 2
+            previous = (previous + chunk)[-2:]
             chunk = following
     if carry:
         raise NotClean("unclosed quote at the end")
