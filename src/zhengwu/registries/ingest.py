@@ -500,12 +500,13 @@ def _write(
     )
 
 
-def _previous(db: Session, registry: Registry, fingerprint: str) -> RegistryBatch | None:
+def _previous_batch(db: Session, registry: str, fingerprint: str) -> RegistryBatch | None:
+    """The applied batch of ``registry`` with this fingerprint, if any."""
     done = (BatchStatus.APPLIED.value, BatchStatus.PARTIAL.value)
     return db.scalars(
         select(RegistryBatch)
         .where(
-            RegistryBatch.registry_name == registry.value,
+            RegistryBatch.registry_name == registry,
             RegistryBatch.fingerprint == fingerprint,
             RegistryBatch.status.in_(done),
         )
@@ -514,14 +515,14 @@ def _previous(db: Session, registry: Registry, fingerprint: str) -> RegistryBatc
     ).first()
 
 
-def _duplicate(db: Session, actor: Actor, registry: Registry, earlier: RegistryBatch) -> IngestResult:
+def _duplicate(db: Session, actor: Actor, registry: str, earlier: RegistryBatch) -> IngestResult:
     audit_record(
         db,
         actor=actor,
         action="registries.ingest.duplicate",
         target_type="registry_batch",
         target_id=earlier.id,
-        details={"registry": registry.value},
+        details={"registry": registry},
     )
     return IngestResult(
         batch_id=earlier.id,
@@ -577,9 +578,9 @@ def ingest(
             )
         file_format = readers.format_of(file_path)
         fingerprint = readers.fingerprint_file(file_path, source)
-        earlier = _previous(db, registry, fingerprint)
+        earlier = _previous_batch(db, registry.value, fingerprint)
         if earlier is not None:
-            return _duplicate(db, actor, registry, earlier)
+            return _duplicate(db, actor, registry.value, earlier)
         file_name = file_path.name
     elif sql_url and sql_query:
         file_format, fingerprint, file_name = "sql", "", sql_query[:500]
@@ -617,11 +618,11 @@ def ingest(
             return _finish(db, actor, batch, result, errors, error_dir, BatchStatus.REJECTED, exc.message)
         if file_format == "sql":
             batch.fingerprint = hasher.hexdigest()
-            earlier = _previous(db, registry, batch.fingerprint)
+            earlier = _previous_batch(db, registry.value, batch.fingerprint)
             if earlier is not None:
                 db.delete(batch)
                 db.flush()
-                return _duplicate(db, actor, registry, earlier)
+                return _duplicate(db, actor, registry.value, earlier)
         _set_checks(registry, stage, errors)
         if errors.all and mode == "atomic":
             message = (

@@ -251,3 +251,36 @@ class EntityVersion(_EntityColumns, Base):
         Index("ix_registry_entity_versions_uscc", "uscc", "valid_from"),
         Index("ix_registry_entity_versions_batch_id", "batch_id"),
     )
+
+
+RELATION_KINDS: Final = {"parent": "父母", "spouse": "配偶"}
+#: What the relative is to the person, as a page says it.
+RELATION_ROLES_ZH: Final = {"parent": "父母", "child": "子女", "spouse": "配偶"}
+
+
+class PersonRelation(Base):
+    """A family link between two registered persons, valid from ``valid_from`` until ``valid_to``.
+
+    ``kind`` "parent": ``relative_id`` is a parent of ``resident_id``. "spouse": the two are married;
+    a marriage is stored in both directions (two rows, same batch and times), so "who is the spouse of
+    X" is one indexed read either way. A link that ends (divorce, a corrected parent) is closed
+    (``valid_to`` set) and never deleted, so the history and the "as of" question work as for persons;
+    ``batch_id`` and ``source_department`` are the provenance of the link, and ``ended_batch_id`` of its end.
+    """
+
+    __tablename__ = "registry_person_relations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    resident_id: Mapped[str] = mapped_column(String(18))
+    relative_id: Mapped[str] = mapped_column(String(18))
+    kind: Mapped[str] = mapped_column(String(8))
+    source_department: Mapped[str] = mapped_column(String(32))
+    batch_id: Mapped[int] = mapped_column(BigId)  # no foreign key: see the module docstring
+    valid_from: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    valid_to: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    ended_batch_id: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        Index("ix_registry_person_relations_resident_id", "resident_id", "kind"),
+        Index("ix_registry_person_relations_relative_id", "relative_id", "kind"),
+    )

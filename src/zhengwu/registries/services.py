@@ -45,6 +45,7 @@ from zhengwu.registries.models import (
     Registry,
     RegistryBatch,
 )
+from zhengwu.registries.relations import RelationLink, relations_of
 from zhengwu.registries.schemas import (
     BatchOut,
     EntityOut,
@@ -53,6 +54,7 @@ from zhengwu.registries.schemas import (
     Page,
     PersonOut,
     QualityReport,
+    RelationOut,
     SourceQuality,
     VersionOut,
 )
@@ -210,7 +212,48 @@ def person_get(
             code="registries.person.not_found",
             field="resident_id",
         )
-    return _person_out(row, clear=may_see_clear(actor), as_of=when)
+    out = _person_out(row, clear=may_see_clear(actor), as_of=when)
+    if may_see_clear(actor):
+        out.relations = _relations_out(db, relations_of(db, key, as_of=when))
+    return out
+
+
+def _relations_out(db: Session, links: list[RelationLink]) -> list[RelationOut]:
+    names = (
+        dict(
+            db.execute(
+                select(Person.resident_id, Person.name).where(
+                    Person.resident_id.in_({r.relative_id for r in links})
+                )
+            )
+            .tuples()
+            .all()
+        )
+        if links
+        else {}
+    )
+    return [
+        RelationOut(
+            role=r.role,
+            relative_id=r.relative_id,
+            relative_name=names.get(r.relative_id),
+            valid_from=r.valid_from,
+            valid_to=r.valid_to,
+            source_department=r.source_department,
+            batch_id=r.batch_id,
+        )
+        for r in links
+    ]
+
+
+def person_relations(db: Session, *, actor: Actor, resident_id: str) -> list[RelationOut] | None:
+    """Every family link of a person, current and ended, oldest first; None if the caller may not see them."""
+    require_roles(actor, *READ_ROLES)
+    key = validate_resident_id(resident_id)
+    if not may_see_clear(actor):
+        return None
+    audit_record(db, actor=actor, action="registries.person.relations", target_type="person", target_id=key)
+    return _relations_out(db, relations_of(db, key, history=True))
 
 
 def entity_get(

@@ -20,6 +20,7 @@ from zhengwu.registries.models import (
     PERSON_FIELDS,
     PERSON_STATUSES,
     REGISTRY_LABELS_ZH,
+    RELATION_ROLES_ZH,
     SEX_ZH,
     BatchStatus,
     Registry,
@@ -34,6 +35,7 @@ from zhengwu.registries.services import (
     parse_as_of,
     person_get,
     person_history,
+    person_relations,
     person_search,
     quality_report,
 )
@@ -201,11 +203,13 @@ def registry_record(
     if registry is Registry.POPULATION:
         record: Any = person_get(db, actor=actor, resident_id=key, as_of=when)
         history = person_history(db, actor=actor, resident_id=key)
+        relations = person_relations(db, actor=actor, resident_id=key)
         fields = ["resident_id", *PERSON_FIELDS]
         title = record.name
     else:
         record = entity_get(db, actor=actor, uscc=key, as_of=when)
         history = entity_history(db, actor=actor, uscc=key)
+        relations = None
         fields = ["uscc", *ENTITY_FIELDS]
         title = record.name
     values = record.model_dump()
@@ -219,6 +223,8 @@ def registry_record(
             "values": values,
             "fields": fields,
             "history": history,
+            "relations": relations,
+            "role_labels": RELATION_ROLES_ZH,
             "key": key,
             "as_of": as_of or "",
             "is_admin": actor.has(Role.PLATFORM_ADMIN),
