@@ -33,6 +33,7 @@ from zhengwu.exchange import views as exchange_views
 from zhengwu.home import views as home_views
 from zhengwu.registries import api as registries_api
 from zhengwu.registries import views as registries_views
+from zhengwu.registries.govstack import api as registries_govstack_api
 from zhengwu.sharing import api as sharing_api
 from zhengwu.sharing import views as sharing_views
 from zhengwu.web.errors import install_error_handlers, set_page_renderer
@@ -49,6 +50,7 @@ API_ROUTERS = [
     sharing_api.router,
     exchange_api.router,
     registries_api.router,
+    registries_govstack_api.router,
 ]
 PAGE_ROUTERS = [
     home_views.router,

@@ -183,9 +183,17 @@ def parse_as_of(value: str | None) -> dt.date | dt.datetime | None:
 
 
 def person_get(
-    db: Session, *, actor: Actor, resident_id: str, as_of: dt.datetime | dt.date | None = None
+    db: Session,
+    *,
+    actor: Actor,
+    resident_id: str,
+    as_of: dt.datetime | dt.date | None = None,
+    context: dict[str, Any] | None = None,
 ) -> PersonOut:
-    """One person now, or as the registry said at ``as_of`` (a date means the end of that day)."""
+    """One person now, or as the registry said at ``as_of`` (a date means the end of that day).
+
+    ``context`` (the calling system and the purpose, for the GovStack API) goes into the access record.
+    """
     require_roles(actor, *READ_ROLES)
     key = validate_resident_id(resident_id)
     when = _aware(as_of)
@@ -203,7 +211,7 @@ def person_get(
         target_type="person",
         target_id=key,
         outcome="success" if row else "failure",
-        details={"as_of": str(when) if when else None},
+        details={"as_of": str(when) if when else None, **(context or {})},
     )
     if row is None:
         raise NotFound(
@@ -257,7 +265,12 @@ def person_relations(db: Session, *, actor: Actor, resident_id: str) -> list[Rel
 
 
 def entity_get(
-    db: Session, *, actor: Actor, uscc: str, as_of: dt.datetime | dt.date | None = None
+    db: Session,
+    *,
+    actor: Actor,
+    uscc: str,
+    as_of: dt.datetime | dt.date | None = None,
+    context: dict[str, Any] | None = None,
 ) -> EntityOut:
     """One legal entity now, or as the registry said at ``as_of``."""
     require_roles(actor, *READ_ROLES)
@@ -277,7 +290,7 @@ def entity_get(
         target_type="entity",
         target_id=key,
         outcome="success" if row else "failure",
-        details={"as_of": str(when) if when else None},
+        details={"as_of": str(when) if when else None, **(context or {})},
     )
     if row is None:
         raise NotFound(
@@ -500,7 +513,9 @@ def entity_search(
     return Page(items=items, total=total, page=page, per_page=per_page)
 
 
-def person_verify(db: Session, *, actor: Actor, resident_id: str, name: str) -> bool:
+def person_verify(
+    db: Session, *, actor: Actor, resident_id: str, name: str, context: dict[str, Any] | None = None
+) -> bool:
     """核验: True when the ID belongs to a *living* person of exactly this name. Discloses nothing else."""
     require_roles(actor, *VERIFY_ROLES)
     key = validate_resident_id(resident_id)
@@ -512,12 +527,14 @@ def person_verify(db: Session, *, actor: Actor, resident_id: str, name: str) -> 
         action="registries.person.verify",
         target_type="person",
         target_id=key,
-        details={"match": match},
+        details={"match": match, **(context or {})},
     )
     return match
 
 
-def entity_verify(db: Session, *, actor: Actor, uscc: str, name: str) -> bool:
+def entity_verify(
+    db: Session, *, actor: Actor, uscc: str, name: str, context: dict[str, Any] | None = None
+) -> bool:
     """核验: True when the USCC is registered under this name and the entity exists (存续)."""
     require_roles(actor, *VERIFY_ROLES)
     key = validate_uscc(uscc)
@@ -529,7 +546,7 @@ def entity_verify(db: Session, *, actor: Actor, uscc: str, name: str) -> bool:
         action="registries.entity.verify",
         target_type="entity",
         target_id=key,
-        details={"match": match},
+        details={"match": match, **(context or {})},
     )
     return match
 
