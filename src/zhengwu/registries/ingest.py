@@ -357,8 +357,9 @@ def _read_rows(
 
 def _set_checks(registry: Registry, stage: _Stage, errors: _Errors) -> None:
     db, key, name = stage.db, stage.spec.key, stage.name
-    if stage.postgres:
-        # A temporary table has no statistics until analysed; without them the joins below go nested-loop.
+    if stage.postgres and not _empty(db, TABLES[registry][0]):
+        # A new table has no statistics until analysed; without them the joins with the current table
+        # go nested-loop. Into an empty registry there are no such joins.
         db.execute(text(f"ANALYZE {name} ({key}, row_hash)"))
     # A hash aggregate finds repeated keys in one pass; the costlier detail query runs only if there are any.
     repeated = db.execute(
@@ -407,6 +408,13 @@ def _apply(registry: Registry, stage: _Stage, batch: RegistryBatch) -> tuple[int
     current, versions = TABLES[registry]
     attrs = [c for c in stage.spec.staged if c != key]
     staged = db.execute(text(f"SELECT count(*) FROM {stg}")).scalar_one()  # noqa: S608
+    params = {"now": batch.started_at, "batch": batch.id, "source": batch.source_department}
+    now = bindparam("now", type_=UTCDateTime())
+    if _empty(db, current):
+        # The first load: nothing to compare with, nothing to close; one plain insert.
+        with _bulk_indexes(stage, registry, first_load=True):
+            _write(db, key, attrs, stg, current, versions, now, params, first_load=True)
+        return int(staged), 0, 0
     db.execute(
         text(
             f"DELETE FROM {stg} WHERE EXISTS (SELECT 1 FROM {current} c "  # noqa: S608
@@ -425,11 +433,7 @@ def _apply(registry: Registry, stage: _Stage, batch: RegistryBatch) -> tuple[int
     )
     updated = db.execute(text(f"SELECT count(*) FROM {stg} WHERE existed = 1")).scalar_one()  # noqa: S608
     inserted = db.execute(text(f"SELECT count(*) FROM {stg} WHERE existed = 0")).scalar_one()  # noqa: S608
-    params = {"now": batch.started_at, "batch": batch.id, "source": batch.source_department}
-    now = bindparam("now", type_=UTCDateTime())
-    first_load = int(updated) == 0 and _empty(db, current)
-    with _bulk_indexes(stage, registry, first_load=first_load):
-        _write(db, key, attrs, stg, current, versions, now, params, first_load=first_load)
+    _write(db, key, attrs, stg, current, versions, now, params, first_load=False)
     return int(inserted), int(updated), int(staged) - int(inserted) - int(updated)
 
 
