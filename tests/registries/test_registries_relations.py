@@ -13,7 +13,7 @@ from factories import SYSTEM, actor_of, login, make_user
 from registries.registries_helpers import World, csv_text, persons_rows
 from zhengwu.accounts.models import Role
 from zhengwu.registries.models import PersonRelation, RegistryBatch
-from zhengwu.registries.relations import relations_ingest
+from zhengwu.registries.relations import relations_ingest, synthetic_relations
 from zhengwu.registries.services import person_get, person_relations
 
 HEADER = "resident_id,relative_id,relation,ended\n"
@@ -159,3 +159,11 @@ def test_the_person_page_shows_the_family_to_the_admin_only(world: World, client
     login(other, make_user(world.db, roles=[Role.REVIEWER]).username)
     masked = other.get(f"/registries/population/{child}")
     assert masked.status_code == 200 and parent not in masked.text and "仅对平台管理员" in masked.text
+
+
+def test_synthetic_relations_load_without_errors(world: World) -> None:
+    assert world.ingest(world.persons_csv).status == "applied"
+    path = world.tmp / "relations.csv"
+    written = synthetic_relations(world.persons_csv, path, seed=7, share=0.5)
+    result = relations_ingest(world.db, actor=SYSTEM, source=world.source, path=path, error_dir=world.tmp)
+    assert written > 0 and (result.status, result.inserted, result.rows_invalid) == ("applied", written, 0)

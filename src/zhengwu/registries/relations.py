@@ -15,7 +15,10 @@ system-time intervals; nothing is deleted.
 
 from __future__ import annotations
 
+import bisect
+import csv
 import datetime as dt
+import random
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -328,6 +331,45 @@ def relations_ingest(
         f"；{len(errors.bad_rows)} 行有错误未入库，见错误文件" if errors.all else ""
     )
     return _finish(db, actor, batch, result, errors, error_dir, status, message)
+
+
+def synthetic_relations(persons_csv: Path, out_csv: Path, *, seed: int = 2026, share: float = 0.3) -> int:
+    """Write a relations CSV for synthetic persons (demo and tests); returns the links written.
+
+    About ``share`` of the living adults are married to a living adult of the other sex born within
+    five years, and about as many persons get one or two parents born 20 to 40 years before them.
+    """
+    rng = random.Random(seed)
+    with persons_csv.open(encoding="utf-8-sig", newline="") as fh:
+        people = [
+            (r["resident_id"], dt.date.fromisoformat(r["birth_date"]), r["sex"], r["status"])
+            for r in csv.DictReader(fh)
+        ]
+    people.sort(key=lambda p: p[1])
+    lines: list[tuple[str, str, str]] = []
+    married: set[str] = set()
+    adults = [p for p in people if p[3] == "living" and (dt.date.today() - p[1]).days > 20 * 366]
+    for i, (key, born, sex, _) in enumerate(adults):
+        if key in married or rng.random() > share:
+            continue
+        for other, other_born, other_sex, _ in adults[i + 1 : i + 40]:
+            if other_sex != sex and other not in married and (other_born - born).days < 5 * 366:
+                lines.append((key, other, "spouse"))
+                married |= {key, other}
+                break
+    births = [p[1] for p in people]
+    for key, born, _, _ in people:
+        if rng.random() > share:
+            continue
+        low = bisect.bisect_left(births, born - dt.timedelta(days=40 * 366))
+        high = bisect.bisect_right(births, born - dt.timedelta(days=20 * 366))
+        for index in rng.sample(range(low, high), min(2, high - low)):
+            lines.append((key, people[index][0], "parent"))
+    with out_csv.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["resident_id", "relative_id", "relation"])
+        writer.writerows(lines)
+    return len(lines)
 
 
 @dataclass(frozen=True)
