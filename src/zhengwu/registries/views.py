@@ -7,9 +7,9 @@ versions, the data quality report, and the ingestion history with error files to
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from zhengwu.accounts.models import Role
@@ -39,8 +39,15 @@ from zhengwu.registries.services import (
     person_search,
     quality_report,
 )
+from zhengwu.registries.uploads import (
+    MAX_UPLOAD_BYTES,
+    require_upload,
+    save_upload,
+    upload_chunks,
+    upload_ingest,
+)
 from zhengwu.registries.validation import ETHNICITY_CODES
-from zhengwu.web.deps import DbSession, SignedInActor
+from zhengwu.web.deps import AppSettings, DbSession, SignedInActor, check_csrf
 from zhengwu.web.nav import NavItem
 from zhengwu.web.templating import render
 
@@ -180,6 +187,47 @@ def registry_batches(request: Request, registry: Registry, db: DbSession, actor:
             "title": f"{REGISTRY_LABELS_ZH[registry]} 入库记录",
             "batches": batches,
             "rejected": BatchStatus.REJECTED.value,
+            "may_upload": actor.has(Role.PLATFORM_ADMIN, Role.DATA_ADMIN),
+        },
+    )
+
+
+@router.post("/registries/{registry}/batches", response_class=HTMLResponse)
+async def registry_upload(
+    request: Request,
+    registry: Registry,
+    db: DbSession,
+    actor: SignedInActor,
+    settings: AppSettings,
+    file: Annotated[UploadFile, File()],
+    source: Annotated[str, Form()],
+    mode: Annotated[Literal["atomic", "partial"], Form()] = "atomic",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, csrf_token)
+    require_upload(db, actor=actor, source=source.strip())
+    base = settings.data_dir / "registries"
+    path = await save_upload(upload_chunks(file), file.filename or "", base / "uploads", MAX_UPLOAD_BYTES)
+    result = upload_ingest(
+        db,
+        actor=actor,
+        registry=registry.value,
+        source=source.strip(),
+        path=path,
+        mode=mode,
+        error_dir=base / "errors",
+    )
+    return render(
+        request,
+        "registries/batches.html",
+        {
+            **_common(registry),
+            "title": f"{REGISTRY_LABELS_ZH[registry]} 入库记录",
+            "batches": batch_list(db, actor=actor, registry=registry),
+            "rejected": BatchStatus.REJECTED.value,
+            "may_upload": True,
+            "result": result,
+            "source": source,
         },
     )
 
