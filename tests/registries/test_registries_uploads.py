@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -94,3 +95,31 @@ def test_the_batches_page_uploads_a_file(world: World, client: TestClient) -> No
         data={"source": world.source, "csrf_token": token.group(1)},
     )
     assert done.status_code == 200 and "已全部入库" in done.text and _persons(world) == len(persons_rows())
+
+
+def test_upload_progress_is_pollable_by_its_uploader_only(world: World, client: TestClient) -> None:
+    headers = _bearer(world, Role.DATA_ADMIN)
+    job = "job-" + secrets.token_hex(6)  # progress is process-wide: a fresh id per test
+    before = client.get(f"/api/v1/registries/uploads/{job}", headers=headers).json()
+    assert before == {"job": job, "known": False, "rows_read": 0, "done": False}
+    done = client.post(
+        URL,
+        files={"file": ("p.csv", world.persons_csv.read_bytes(), "text/csv")},
+        data={"source": world.source, "job": job},
+        headers=headers,
+    ).json()
+    progress = client.get(f"/api/v1/registries/uploads/{job}", headers=headers).json()
+    assert progress["known"] and progress["done"] and progress["batch_id"] == done["batch_id"]
+    assert progress["rows_read"] == len(persons_rows()) and progress["status"] == "applied"
+    other = client.get(f"/api/v1/registries/uploads/{job}", headers=_bearer(world, Role.DATA_ADMIN)).json()
+    assert other["known"] is False
+    bad = client.get("/api/v1/registries/uploads/x", headers=headers)
+    assert bad.status_code == 400
+
+
+def test_the_batches_page_carries_the_progress_bar(world: World, client: TestClient) -> None:
+    login(client, make_user(world.db, roles=[Role.DATA_ADMIN], department_id=world.department_id).username)
+    page = client.get("/registries/population/batches").text
+    assert 'id="upload-progress"' in page and "/static/registries-upload.js" in page
+    assert 'name="job" value="' in page
+    assert client.get("/static/registries-upload.js").status_code == 200

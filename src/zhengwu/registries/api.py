@@ -40,6 +40,7 @@ from zhengwu.registries.services import (
 )
 from zhengwu.registries.uploads import (
     MAX_UPLOAD_BYTES,
+    progress_get,
     require_upload,
     save_upload,
     upload_chunks,
@@ -142,6 +143,9 @@ async def api_upload(
     mode: Annotated[
         Literal["atomic", "partial"], Form(description="atomic：全部或全不；partial：部分入库")
     ] = "atomic",
+    job: Annotated[
+        str | None, Form(description="进度编号（可选，8–64 位字母、数字、-、_）：用于查询进度")
+    ] = None,
 ) -> dict[str, Any]:
     require_upload(db, actor=actor, source=source)
     base = settings.data_dir / "registries"
@@ -154,5 +158,11 @@ async def api_upload(
         path=path,
         mode=mode,
         error_dir=base / "errors",
+        job=job,
     )
     return result.to_dict()
+
+
+@router.get("/uploads/{job}", summary="上传入库的进度（已读入行数、是否完成）")
+def api_upload_progress(job: str, actor: CurrentActor) -> dict[str, Any]:
+    return progress_get(actor=actor, job=job)

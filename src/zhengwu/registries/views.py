@@ -7,6 +7,7 @@ versions, the data quality report, and the ingestion history with error files to
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -188,6 +189,7 @@ def registry_batches(request: Request, registry: Registry, db: DbSession, actor:
             "batches": batches,
             "rejected": BatchStatus.REJECTED.value,
             "may_upload": actor.has(Role.PLATFORM_ADMIN, Role.DATA_ADMIN),
+            "job": secrets.token_urlsafe(12),
         },
     )
 
@@ -203,6 +205,7 @@ async def registry_upload(
     source: Annotated[str, Form()],
     mode: Annotated[Literal["atomic", "partial"], Form()] = "atomic",
     csrf_token: Annotated[str, Form()] = "",
+    job: Annotated[str | None, Form()] = None,
 ) -> Response:
     check_csrf(request, csrf_token)
     require_upload(db, actor=actor, source=source.strip())
@@ -216,6 +219,7 @@ async def registry_upload(
         path=path,
         mode=mode,
         error_dir=base / "errors",
+        job=job,
     )
     return render(
         request,
@@ -228,6 +232,7 @@ async def registry_upload(
             "may_upload": True,
             "result": result,
             "source": source,
+            "job": secrets.token_urlsafe(12),
         },
     )
 
