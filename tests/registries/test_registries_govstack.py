@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from typing import Any
 from urllib.parse import quote
 
@@ -174,3 +175,21 @@ def test_my_personal_data_usage_lists_who_read_and_why(world: World, client: Tes
     assert len(again) == 2  # asking who read is not itself a read of the person's data
     invalid = client.get("/govstack/data/myPersonalDataUsage", params={"userID": "123"}, headers=reader)
     assert invalid.status_code == 400
+
+
+def test_entities_are_served_too(world: World, client: TestClient) -> None:
+    _loaded(world)
+    assert world.ingest(world.entities_csv, registry="entities").status == "applied"
+    with world.entities_csv.open(encoding="utf-8-sig", newline="") as fh:
+        entity = next(csv.DictReader(fh))
+    headers = _headers(world, Role.DEVELOPER)
+    base = "/govstack/data/entities/1.0"
+    read = client.post(f"{base}/read", json={"query": {"content": {"ID": entity["uscc"]}}}, headers=headers)
+    assert read.status_code == 200 and read.json()["content"]["uscc"] == entity["uscc"]
+    assert read.json()["content"]["name"] == entity["name"]  # an entity's name is not personal data
+    exists = client.post(
+        f"{base}/exists",
+        json={"query": {"content": {"ID": entity["uscc"], "name": entity["name"]}}},
+        headers=headers,
+    )
+    assert exists.json()["answer"]["status"] is True

@@ -299,8 +299,8 @@ def record_write(
     if mode == "update" and current is None:
         raise NotFound("no record found", message_en="no record found", code="govstack.not_found")
     row = {**(current or {}), **values, key_field: key}
-    if registry is Registry.POPULATION and isinstance(row.get("former_names"), list):
-        row["former_names"] = "；".join(row["former_names"])
+    # Former names come back from a read as a list; the registry keeps them joined.
+    row = {k: "；".join(map(str, v)) if isinstance(v, list) else v for k, v in row.items()}
     with tempfile.TemporaryDirectory(prefix="zw-govstack-") as tmp:
         path = Path(tmp) / f"govstack-{registry.value}.csv"
         columns = [c for c in row if row[c] is not None]
