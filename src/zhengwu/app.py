@@ -42,6 +42,7 @@ from zhengwu.registries.credit import api as credit_api
 from zhengwu.registries.credit import views as credit_views
 from zhengwu.registries.geospatial import api as geospatial_api
 from zhengwu.registries.geospatial import views as geospatial_views
+from zhengwu.registries.govstack import api as registries_govstack_api
 from zhengwu.sharing import api as sharing_api
 from zhengwu.sharing import views as sharing_views
 from zhengwu.web.errors import install_error_handlers, set_page_renderer
@@ -61,6 +62,7 @@ API_ROUTERS = [
     geospatial_api.router,
     credit_api.router,
     registries_api.router,  # after the registries' sub-areas: its /{registry} paths would catch theirs
+    registries_govstack_api.router,
     datastore_api.router,
 ]
 PAGE_ROUTERS = [

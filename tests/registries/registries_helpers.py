@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from factories import SYSTEM, make_department
 from zhengwu.registries.ingest import IngestResult, ingest
-from zhengwu.registries.models import PersonVersion
+from zhengwu.registries.models import Person, PersonVersion
 from zhengwu.synthetic import generate_entities, generate_persons, write_batches
 
 PERSONS = 120
@@ -44,7 +44,9 @@ class World:
         return path
 
     def versions(self) -> int:
-        return self.db.scalar(select(func.count()).select_from(PersonVersion)) or 0
+        """States the registry knows: superseded versions plus current rows."""
+        closed = self.db.scalar(select(func.count()).select_from(PersonVersion)) or 0
+        return closed + (self.db.scalar(select(func.count()).select_from(Person)) or 0)
 
 
 def persons_rows(count: int = PERSONS) -> list[dict[str, Any]]:

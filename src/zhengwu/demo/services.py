@@ -23,6 +23,7 @@ from zhengwu.identifiers import counties, org_code_check_digit, region_lookup, r
 from zhengwu.registries.credit.demo import credit_demo_seed
 from zhengwu.registries.geospatial.seed import geospatial_demo_seed
 from zhengwu.registries.ingest import ingest
+from zhengwu.registries.relations import relations_ingest, synthetic_relations
 from zhengwu.sharing.demo import sharing_demo_seed
 from zhengwu.synthetic import generate_entities, generate_persons, write_batches
 
@@ -178,6 +179,18 @@ def demo_registries_seed(db: Session, *, province_code: str, seed: int, work_dir
         )
         counts[f"registry_{registry}"] = result.inserted
     counts |= geospatial_demo_seed(db, province_code=province_code, seed=seed, work_dir=work_dir)
+    # Family links between the persons (marriages, parents), delivered by the civil affairs department.
+    relations = work_dir / "demo-relations.csv"
+    synthetic_relations(persons, relations, seed=seed)
+    links = relations_ingest(
+        db,
+        actor=actor,
+        source=f"{province_code}-MZ",
+        path=relations,
+        mode="partial",
+        error_dir=work_dir / "errors",
+    )
+    counts["registry_relations"] = links.inserted
     return counts
 
 

@@ -7,9 +7,9 @@ Invalid identifiers answer 400 with the kernel's reason, unknown valid ones 404.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import FileResponse
 
 from zhengwu.registries.models import Registry
@@ -38,7 +38,15 @@ from zhengwu.registries.services import (
     person_verify,
     quality_report,
 )
-from zhengwu.web.deps import CurrentActor, DbSession
+from zhengwu.registries.uploads import (
+    MAX_UPLOAD_BYTES,
+    progress_get,
+    require_upload,
+    save_upload,
+    upload_chunks,
+    upload_ingest,
+)
+from zhengwu.web.deps import AppSettings, CurrentActor, DbSession
 
 router = APIRouter(prefix="/api/v1/registries", tags=["registries"])
 
@@ -122,3 +130,39 @@ def api_batches(db: DbSession, actor: CurrentActor, registry: Registry | None = 
 def api_batch_errors(batch_id: int, db: DbSession, actor: CurrentActor) -> FileResponse:
     path, name = batch_error_file(db, actor=actor, batch_id=batch_id)
     return FileResponse(path, media_type="text/csv; charset=utf-8", filename=name)
+
+
+@router.post("/{registry}/batches", summary="上传文件入库（CSV/XLSX/Parquet，multipart）")
+async def api_upload(
+    registry: Registry,
+    db: DbSession,
+    actor: CurrentActor,
+    settings: AppSettings,
+    file: Annotated[UploadFile, File(description="入库文件：.csv、.xlsx 或 .parquet")],
+    source: Annotated[str, Form(description="来源部门代码")],
+    mode: Annotated[
+        Literal["atomic", "partial"], Form(description="atomic：全部或全不；partial：部分入库")
+    ] = "atomic",
+    job: Annotated[
+        str | None, Form(description="进度编号（可选，8–64 位字母、数字、-、_）：用于查询进度")
+    ] = None,
+) -> dict[str, Any]:
+    require_upload(db, actor=actor, source=source)
+    base = settings.data_dir / "registries"
+    path = await save_upload(upload_chunks(file), file.filename or "", base / "uploads", MAX_UPLOAD_BYTES)
+    result = upload_ingest(
+        db,
+        actor=actor,
+        registry=registry.value,
+        source=source,
+        path=path,
+        mode=mode,
+        error_dir=base / "errors",
+        job=job,
+    )
+    return result.to_dict()
+
+
+@router.get("/uploads/{job}", summary="上传入库的进度（已读入行数、是否完成）")
+def api_upload_progress(job: str, actor: CurrentActor) -> dict[str, Any]:
+    return progress_get(actor=actor, job=job)

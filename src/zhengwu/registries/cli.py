@@ -1,4 +1,5 @@
-"""``zhengwu registries ingest population|entities FILE --source DEPT [--partial]`` and friends.
+"""``zhengwu registries ingest population|entities FILE --source DEPT [--partial]``, ``registries relations
+FILE --source DEPT`` (family links) and friends.
 
 The CLI acts as the platform itself (the operator has shell access to the server); the batch record
 and the audit trail name it. Error files go to ``<data_dir>/registries/errors``, where the pages find
@@ -17,6 +18,7 @@ from zhengwu.accounts.permissions import Actor
 from zhengwu.cli_support import CliState, echo_json, handle_errors, pass_state
 from zhengwu.registries.ingest import IngestResult, ingest
 from zhengwu.registries.models import BATCH_STATUS_ZH, BatchStatus, Registry
+from zhengwu.registries.relations import relations_ingest
 
 
 @click.group("registries")
@@ -95,4 +97,26 @@ def ingest_command(
             )
     finally:
         bar.close()
+    _report(result, as_json)
+
+
+@registries_group.command("relations")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--source", required=True, help="Code of the delivering department.")
+@click.option("--partial", is_flag=True, help="Apply valid rows, list the others in the error file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_state
+@handle_errors
+def relations_command(state: CliState, file: Path, source: str, partial: bool, as_json: bool) -> None:
+    """Ingest family relations (parent, spouse) from FILE as one batch."""
+    database = state.database(migrate=True)
+    with database.session() as db:
+        result = relations_ingest(
+            db,
+            actor=Actor.system("cli"),
+            source=source,
+            path=file,
+            mode="partial" if partial else "atomic",
+            error_dir=error_dir(state),
+        )
     _report(result, as_json)

@@ -1,24 +1,32 @@
-"""Column-wise validation of clean person CSV files: the fast path of population ingestion.
+"""Column-wise validation of person CSV files: the fast path of population ingestion.
 
-Most deliveries are clean. For them, Arrow reads the CSV in C++ and every rule of
-:func:`zhengwu.registries.validation.validate_person` is applied to whole columns (regular expressions,
-set membership, the check digit with numpy, dates parsed and printed back to catch 30 February),
-producing exactly the canonical values and ``row_hash`` the row-by-row validator would produce.
+Arrow reads the CSV in C++ and the rules of :func:`zhengwu.registries.validation.validate_person`
+are applied to whole columns (regular expressions, set membership, the MOD 11-2 check digit with
+numpy, dates parsed and printed back to catch 30 February), producing exactly the canonical values and
+``row_hash`` the row-by-row validator would produce.
 
-The fast path is all or nothing per file: at the first row it cannot vouch for (an invalid value,
-a value in another spelling such as 男 or 2024/3/1, full-width digits, a malformed line), it gives up
-and :mod:`zhengwu.registries.ingest` starts over with the row-by-row validator, which reports every
-problem with its row number and accepts every spelling. Row numbers assume one physical line per
-record, which holds for files the fast path accepts (a multi-line quoted value is not accepted).
+The fast path only ever *accepts*: per row it computes "certainly valid, in canonical spelling". The
+rows it cannot vouch for (an invalid value, another spelling such as 男 or 2024/3/1, full-width digits,
+surrounding spaces, text that NFKC would change) are handed to the row validator, which stays the
+reference: it accepts every spelling and writes every error message. So messages are the row
+validator's by construction, and ``tests/registries/test_registries_fastpath.py`` checks with
+generated rows that whatever the fast path accepts, the row validator accepts with the same values.
+
+The file as a whole still falls back to the row reader (:class:`NotClean`) when its CSV syntax is
+doubtful (text after a closing quote, a quote inside an unquoted value, a multi-line record, a blank
+line, a wrong number of values): Arrow is lenient there and row numbers would drift. That check is a
+vectorised scan of the bytes (:func:`check_syntax`).
 """
 
 from __future__ import annotations
 
-import csv
+import codecs
 import datetime as dt
 import hashlib
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Final
 
@@ -34,6 +42,11 @@ _CHECK: Final = np.frombuffer(b"10X98765432", dtype=np.uint8)
 _WEIGHTS: Final = np.asarray(_ID_WEIGHTS, dtype=np.int64)
 _BLOCK: Final = 8 << 20
 _STATUSES: Final = ("living", "deceased", "emigrated")
+_PLACEHOLDER_ID: Final = "0" * 18
+# Leading or trailing characters Python's str.strip() would remove (str.isspace: Unicode Z* and the
+# C0/C1 separators, all of them in \p{Z} or \p{Cc}): a value with them goes to the row validator.
+_EDGE_SPACE: Final = r"^[\p{Z}\p{Cc}]|[\p{Z}\p{Cc}]$"
+_QUOTE, _COMMA, _LF, _CR = 34, 44, 10, 13
 
 
 class NotClean(Exception):
@@ -45,55 +58,66 @@ def _regions() -> pa.Array:
     return pa.array(sorted(r.code for r in regions_all()), type=pa.string())
 
 
-def _text(col: pa.Array, limit: int) -> pa.Array:
-    """What :func:`~zhengwu.registries.validation.clean` does to text: NFKC, trim, empty -> null."""
-    out = pc.utf8_trim_whitespace(pc.utf8_normalize(col, form="NFKC"))
-    out = pc.if_else(pc.equal(out, ""), pa.scalar(None, pa.string()), out)
-    if pc.any(pc.greater(pc.utf8_length(out), limit)).as_py():
-        raise NotClean("too long")
-    return out
+class _Ok:
+    """The running "certainly valid" mask of a batch's rows."""
+
+    def __init__(self, n: int) -> None:
+        self.mask: pa.Array = pa.array(np.ones(n, dtype=bool))
+
+    def require(self, mask: pa.Array) -> None:
+        # A null (a missing value the rule cannot judge) is not a pass.
+        self.mask = pc.and_(self.mask, pc.fill_null(mask, False))
+
+
+def _text(col: pa.Array, limit: int, ok: _Ok) -> pa.Array:
+    """Text that :func:`~zhengwu.registries.validation.clean` leaves as it is; empty -> null.
+
+    Values NFKC would change or with surrounding spaces are the row validator's (its ``clean`` and
+    Arrow's trimming need not agree on every Unicode space, so the fast path never trims).
+    """
+    ok.require(pc.equal(pc.utf8_normalize(col, form="NFKC"), col))
+    ok.require(pc.invert(pc.match_substring_regex(col, _EDGE_SPACE)))
+    ok.require(pc.less_equal(pc.utf8_length(col), limit))
+    return _code(col)
 
 
 def _code(col: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(col, ""), pa.scalar(None, pa.string()), col)
 
 
-def _require(mask: pa.Array, what: str) -> None:
-    if not pc.all(pc.fill_null(mask, False)).as_py():
-        raise NotClean(what)
-
-
-def _date(col: pa.Array, today: dt.date) -> pa.Array:
-    """ISO dates; empty -> null; anything else (or a day that does not exist) is not clean."""
+def _date(col: pa.Array, today: dt.date, ok: _Ok) -> pa.Array:
+    """ISO dates; empty -> null; anything else (or a day that does not exist) is not certainly valid."""
     col = _code(col)
     dates = pc.cast(pc.strptime(col, format="%Y-%m-%d", unit="s", error_is_null=True), pa.date32())
     # strptime rolls 30 February over to March: printing the date back must give the text again.
-    _require(pc.or_kleene(pc.is_null(col), pc.equal(pc.cast(dates, pa.string()), col)), "date")
-    _require(pc.or_kleene(pc.is_null(dates), pc.less_equal(dates, pa.scalar(today, pa.date32()))), "future")
+    ok.require(pc.or_kleene(pc.is_null(col), pc.equal(pc.cast(dates, pa.string()), col)))
+    ok.require(pc.or_kleene(pc.is_null(dates), pc.less_equal(dates, pa.scalar(today, pa.date32()))))
     return dates
 
 
-def _ids(col: pa.Array, today: dt.date) -> tuple[pa.Array, pa.Array, np.ndarray[Any, Any]]:
-    _require(pc.match_substring_regex(col, r"^[0-9]{17}[0-9X]$"), "resident_id")
-    arr = pc.cast(col, pa.string())
+def _ids(col: pa.Array, today: dt.date, ok: _Ok) -> tuple[pa.Array, pa.Array, np.ndarray[Any, Any]]:
+    shaped = pc.fill_null(pc.match_substring_regex(col, r"^[0-9]{17}[0-9X]$"), False)
+    ok.require(shaped)
+    # Misshapen IDs are already refused; a placeholder keeps every value 18 bytes for the numpy view.
+    arr = pc.if_else(shaped, col, _PLACEHOLDER_ID)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     n = len(arr)
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + n + 1]
     data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(n, 18)
+    # GB 11643 check digit, ISO 7064 MOD 11-2, over every row at once.
     total = ((data[:, :17].astype(np.int64) - 48) * _WEIGHTS).sum(axis=1)
-    _require(pa.array(_CHECK[total % 11] == data[:, 17]), "check digit")
+    ok.require(pa.array(_CHECK[total % 11] == data[:, 17]))
     born_text = pc.utf8_slice_codeunits(arr, 6, 14)
     born_day = pc.cast(pc.strptime(born_text, format="%Y%m%d", unit="s", error_is_null=True), pa.date32())
-    _require(pc.equal(pc.replace_substring(pc.cast(born_day, pa.string()), "-", ""), born_text), "birth date")
-    _require(
+    ok.require(pc.equal(pc.replace_substring(pc.cast(born_day, pa.string()), "-", ""), born_text))
+    ok.require(
         pc.and_(
             pc.greater_equal(born_day, pa.scalar(dt.date(MIN_BIRTH_YEAR, 1, 1), pa.date32())),
             pc.less_equal(born_day, pa.scalar(today, pa.date32())),
-        ),
-        "birth range",
+        )
     )
-    _require(pc.is_in(pc.utf8_slice_codeunits(arr, 0, 6), value_set=_regions()), "id region")
+    ok.require(pc.is_in(pc.utf8_slice_codeunits(arr, 0, 6), value_set=_regions()))
     male = (data[:, 16] - 48) % 2 == 1
     return arr, born_day, male
 
@@ -102,53 +126,54 @@ def _column(batch: pa.RecordBatch, names: list[str], name: str) -> pa.Array | No
     return batch.column(names.index(name)) if name in names else None
 
 
-def canonical(batch: pa.RecordBatch, names: list[str], today: dt.date) -> list[pa.Array]:
-    """The canonical staged columns of a batch (key first, then attributes), or :class:`NotClean`."""
+def canonical(batch: pa.RecordBatch, names: list[str], today: dt.date) -> tuple[list[pa.Array], pa.Array]:
+    """The canonical staged columns of a batch (key first, then attributes) and the rows they hold for.
+
+    The second value is the boolean mask of rows the fast path vouches for; the columns of the other
+    rows are meaningless and the rows belong to the row validator.
+    """
     n = batch.num_rows
+    ok = _Ok(n)
     null = pa.nulls(n, pa.string())
-    ids, born_id, male = _ids(batch.column(names.index("resident_id")), today)
-    name = _text(batch.column(names.index("name")), 100)
-    _require(pc.is_valid(name), "name")
+    ids, born_id, male = _ids(batch.column(names.index("resident_id")), today, ok)
+    name = _text(batch.column(names.index("name")), 100, ok)
+    ok.require(pc.is_valid(name))
     former_col = _column(batch, names, "former_names")
-    former = _text(former_col, 500) if former_col is not None else null
+    former = _text(former_col, 500, ok) if former_col is not None else null
     sex = batch.column(names.index("sex"))
-    _require(pc.equal(sex, pa.array(np.where(male, "M", "F"))), "sex")
-    birth = _date(batch.column(names.index("birth_date")), today)
-    _require(pc.equal(birth, born_id), "birth_date")
+    ok.require(pc.equal(sex, pa.array(np.where(male, "M", "F"))))
+    birth = _date(batch.column(names.index("birth_date")), today, ok)
+    ok.require(pc.equal(birth, born_id))
     ethnicity = batch.column(names.index("ethnicity"))
-    _require(pc.is_in(ethnicity, value_set=pa.array(sorted(ETHNICITY_CODES))), "ethnicity")
+    ok.require(pc.is_in(ethnicity, value_set=pa.array(sorted(ETHNICITY_CODES))))
     nat_col = _column(batch, names, "nationality")
     nationality = pa.array(["CHN"] * n) if nat_col is None else pc.fill_null(_code(nat_col), "CHN")
-    _require(pc.match_substring_regex(nationality, r"^[A-Z]{3}$"), "nationality")
+    ok.require(pc.match_substring_regex(nationality, r"^[A-Z]{3}$"))
     household = batch.column(names.index("household_region_code"))
-    _require(pc.is_in(household, value_set=_regions()), "household_region_code")
-    address = _text(batch.column(names.index("household_address")), 300)
-    _require(pc.is_valid(address), "household_address")
+    ok.require(pc.is_in(household, value_set=_regions()))
+    address = _text(batch.column(names.index("household_address")), 300, ok)
+    ok.require(pc.is_valid(address))
     cur_col = _column(batch, names, "current_region_code")
     current = _code(cur_col) if cur_col is not None else null
-    _require(
-        pc.or_kleene(pc.is_null(current), pc.is_in(current, value_set=_regions())), "current_region_code"
-    )
+    ok.require(pc.or_kleene(pc.is_null(current), pc.is_in(current, value_set=_regions())))
     cur_addr = _column(batch, names, "current_address")
-    current_address = _text(cur_addr, 300) if cur_addr is not None else null
+    current_address = _text(cur_addr, 300, ok) if cur_addr is not None else null
     phone_col = _column(batch, names, "phone")
     phone = _code(phone_col) if phone_col is not None else null
-    _require(
-        pc.or_kleene(pc.is_null(phone), pc.match_substring_regex(phone, r"^\+?[0-9][0-9\-]{4,19}$")), "phone"
-    )
+    ok.require(pc.or_kleene(pc.is_null(phone), pc.match_substring_regex(phone, r"^\+?[0-9][0-9\-]{4,19}$")))
     status = batch.column(names.index("status"))
-    _require(pc.is_in(status, value_set=pa.array(_STATUSES)), "status")
+    ok.require(pc.is_in(status, value_set=pa.array(_STATUSES)))
     status_col = _column(batch, names, "status_date")
     death_col = _column(batch, names, "death_date")
     if status_col is not None and death_col is not None:
         raw = pc.if_else(pc.is_null(_code(status_col)), death_col, status_col)
     else:
         raw = status_col if status_col is not None else death_col
-    status_date = _date(raw, today) if raw is not None else pa.nulls(n, pa.date32())
+    status_date = _date(raw, today, ok) if raw is not None else pa.nulls(n, pa.date32())
     living = pc.equal(status, "living")
-    _require(pc.equal(living, pc.is_null(status_date)), "status_date")
-    _require(pc.or_kleene(pc.is_null(status_date), pc.greater_equal(status_date, birth)), "status_date order")
-    return [
+    ok.require(pc.equal(living, pc.is_null(status_date)))
+    ok.require(pc.or_kleene(pc.is_null(status_date), pc.greater_equal(status_date, birth)))
+    columns = [
         ids,
         name,
         former,
@@ -164,33 +189,81 @@ def canonical(batch: pa.RecordBatch, names: list[str], today: dt.date) -> list[p
         status,
         status_date,
     ]
+    return columns, ok.mask
 
 
 def hashes(columns: list[pa.Array]) -> pa.Array:
     """:func:`~zhengwu.registries.validation.row_hash` of every row, from the canonical columns."""
     texts = [pc.fill_null(pc.cast(c, pa.string()), "\x00") for c in columns]
     joined = pc.binary_join_element_wise(*texts, "\x1f")
+    if isinstance(joined, pa.ChunkedArray):
+        joined = joined.combine_chunks()
+    # Hash slices of Arrow's UTF-8 buffer directly: no Python string per row, no re-encoding.
+    n = len(joined)
+    offsets = np.frombuffer(joined.buffers()[1], dtype=np.int32)[
+        joined.offset : joined.offset + n + 1
+    ].tolist()
+    data = memoryview(joined.buffers()[2])
     blake = hashlib.blake2b
-    return pa.array([blake(s.encode(), digest_size=16).hexdigest() for s in joined.to_pylist()])
+    return pa.array(
+        [blake(data[a:b], digest_size=16).hexdigest() for a, b in pairwise(offsets)],
+        type=pa.string(),
+    )
 
 
-def _syntax(path: Path, encoding: str, width: int) -> None:
-    """Python's strict CSV reader (C code) as a syntax check: Arrow tolerates text after a closing quote.
+def check_syntax(path: Path, block: int = _BLOCK) -> None:
+    """Raise :class:`NotClean` unless the file uses only plain CSV quoting, read the same by everyone.
 
-    Also insists on one line per record and no blank line, so that row numbers are line numbers.
+    Plain: each quoted value is ``"content"`` with neither quote, comma nor line break inside, opened
+    right after a comma or a line start and closed right before a comma or a line end. On such files
+    Arrow's lenient parser and Python's strict one read exactly the same values, one record per line.
+    Anything else (text after a closing quote, an escaped quote, a comma or a line break inside quotes,
+    an unclosed quote) sends the whole file to the row reader, which reports broken quoting by line.
+    A vectorised scan of the bytes, safe for UTF-8 and GB18030/GBK, whose multi-byte characters never
+    use ASCII quote, comma, CR or LF bytes. Blank lines and bare CR line ends are refused too (row
+    numbers are line numbers); a wrong number of values makes Arrow itself fail in :func:`read_clean`.
     """
-    records = 0
-    try:
-        with path.open(encoding=encoding, newline="") as fh:
-            reader = csv.reader(fh, strict=True)
-            for values in reader:
-                records += 1
-                if len(values) != width:
-                    raise NotClean("width")
-                if reader.line_num != records:
-                    raise NotClean("multi-line record")
-    except (csv.Error, UnicodeDecodeError) as exc:
-        raise NotClean(str(exc)) from exc
+    previous = bytes([_LF, _LF])  # the bytes before the file: a line start
+    carry = 0  # quotes seen so far, modulo 2: 1 means inside a quoted value
+    with path.open("rb") as fh:
+        chunk = fh.read(block)
+        if chunk.startswith(codecs.BOM_UTF8):
+            chunk = chunk[len(codecs.BOM_UTF8) :]
+        while chunk:
+            following = fh.read(block)
+            # The block with two bytes of context before it and one after; positions below are shifted.
+            data = np.frombuffer(previous + chunk + (following[:1] or b"\n"), dtype=np.uint8)
+            # Only a few passes over the bytes; the rest works on the positions of quotes and line ends.
+            quotes = np.flatnonzero(data[2:-1] == _QUOTE) + 2
+            lines = np.flatnonzero(data[2:-1] == _LF) + 2
+            opening = (np.arange(len(quotes)) + carry) % 2 == 0
+            before, after = data[quotes - 1], data[quotes + 1]
+            opens = (before == _COMMA) | (before == _LF)
+            closes = (after == _COMMA) | (after == _LF) | (after == _CR)
+            if np.any(np.where(opening, ~opens, ~closes)):
+                raise NotClean("quote elsewhere than around a whole value")
+            if np.any((np.searchsorted(quotes, lines) + carry) % 2):
+                raise NotClean("line break inside quotes")
+            returns = np.flatnonzero(data[2:-1] == _CR) + 2
+            if np.any(data[returns + 1] != _LF):
+                raise NotClean("bare CR line end")
+            # A blank line: a line end right after a line end (LF LF, or LF CR LF).
+            if np.any(data[lines - 1] == _LF) or np.any((data[lines - 1] == _CR) & (data[lines - 2] == _LF)):
+                raise NotClean("blank line")
+            carry = (carry + len(quotes)) % 2
+            previous = (previous + chunk)[-2:]
+            chunk = following
+    if carry:
+        raise NotClean("unclosed quote at the end")
+
+
+@dataclass
+class Chunk:
+    """One block of a person CSV: staged columns of the rows vouched for, raw values of the others."""
+
+    rows: int
+    staged: list[pa.Array]  # row_no, the canonical values, row_hash
+    doubtful: list[tuple[int, list[str]]] = field(default_factory=list)  # (row number, raw values)
 
 
 def read_clean(
@@ -199,17 +272,18 @@ def read_clean(
     header: list[str],
     today: dt.date,
     first_row: int = 2,
-) -> Iterator[tuple[int, list[pa.Array]]]:
-    """Yield ``(rows, staged columns)`` chunks of a clean person CSV; raise :class:`NotClean` otherwise.
+) -> Iterator[Chunk]:
+    """Yield the chunks of a person CSV; raise :class:`NotClean` when its syntax is doubtful.
 
-    ``header`` is the canonical header (from :func:`zhengwu.registries.ingest.map_header`); staged
-    columns are ``row_no``, the canonical values and ``row_hash``. The header line itself is skipped
-    (so is a UTF-8 byte order mark, which sits in it).
+    ``header`` is the canonical header (from :func:`zhengwu.registries.ingest.map_header`). The header
+    line itself is skipped (so is a UTF-8 byte order mark, which sits in it). Row numbers are line
+    numbers: the syntax check made sure there is one line per record.
     """
-    _syntax(path, encoding, len(header))
+    check_syntax(path)
     codec = "utf8" if encoding in ("utf-8", "utf-8-sig") else encoding
     read = pacsv.ReadOptions(encoding=codec, block_size=_BLOCK, column_names=header, skip_rows=1)
-    parse = pacsv.ParseOptions(newlines_in_values=False)
+    # A blank line is then a row of one value: the wrong width, the whole file goes to the row reader.
+    parse = pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False)
     convert = pacsv.ConvertOptions(
         column_types=dict.fromkeys(header, pa.string()),
         strings_can_be_null=False,
@@ -221,10 +295,22 @@ def read_clean(
         for batch in reader:
             if batch.num_rows == 0:
                 continue
-            columns = canonical(batch, header, today)
+            columns, ok = canonical(batch, header, today)
             numbers = pa.array(np.arange(row, row + batch.num_rows, dtype=np.int64))
             row += batch.num_rows
-            yield batch.num_rows, [numbers, *columns, hashes(columns)]
+            if pc.all(ok).as_py():
+                yield Chunk(batch.num_rows, [numbers, *columns, hashes(columns)])
+                continue
+            kept = [pc.filter(c, ok) for c in columns]
+            rest = batch.filter(pc.invert(ok))
+            doubtful = list(
+                zip(
+                    pc.filter(numbers, pc.invert(ok)).to_pylist(),
+                    [list(r.values()) for r in rest.to_pylist()],
+                    strict=True,
+                )
+            )
+            yield Chunk(batch.num_rows, [pc.filter(numbers, ok), *kept, hashes(kept)], doubtful)
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError, ValueError) as exc:
         raise NotClean(str(exc)) from exc
 

@@ -6,22 +6,26 @@ One call of :func:`ingest` is one batch:
    query, of the rows as they stream); a fingerprint already applied to the registry makes the call a
    no-op that returns the earlier batch (re-running a batch changes nothing);
 2. the header is checked (missing, unknown or repeated columns reject the whole file), then every row
-   is validated (:mod:`zhengwu.registries.validation`) and valid rows go in chunks into a temporary
-   staging table: PostgreSQL ``COPY``, SQLite ``executemany``; no ORM object per row. Clean person
-   CSV files take the column-wise fast path (:mod:`zhengwu.registries.fastpath`), which applies the
-   same rules to whole Arrow columns and hands over to the row validator at the first doubt;
+   is validated (:mod:`zhengwu.registries.validation`) and valid rows go in chunks into a staging
+   table: on PostgreSQL an ``UNLOGGED`` table of this batch filled by ``COPY`` (no WAL, shared
+   buffers), on SQLite a temporary table filled by ``executemany``; no ORM object per row. Person CSV
+   files take the column-wise fast path (:mod:`zhengwu.registries.fastpath`), which applies the same
+   rules to whole Arrow columns and hands the rows it cannot vouch for to the row validator;
 3. set-wise checks run on the staging table: keys repeated inside the batch, and for legal entities
    the reference of the legal representative to the population registry;
 4. ``mode="atomic"`` (default): any problem rejects the batch and nothing is applied.
    ``mode="partial"``: valid rows are applied and the others are listed in the error file;
-5. applying is four set-based statements: drop staged rows whose ``row_hash`` equals the current one
-   (unchanged: no new version), close the open versions of changed keys, append the new versions,
-   upsert the current-state rows (``INSERT ... ON CONFLICT DO UPDATE``).
+5. applying is set-based: drop staged rows whose ``row_hash`` equals the current one (unchanged: no
+   new version), copy the current rows of changed keys into the versions table closed at the batch's
+   time (``INSERT ... SELECT``), upsert the current-state rows (``INSERT ... ON CONFLICT DO UPDATE``).
+   Into an empty registry (the first load) the current-state table takes a plain ``INSERT ... SELECT``
+   with its primary key and indexes built once afterwards.
 
 SQL text here is assembled only from table and column names defined in this package (hence the
 ``noqa: S608`` markers), never from delivered data, which always travels as bound values or COPY data.
 
-Everything runs in the caller's transaction, so a crash leaves nothing behind; a rejected batch still
+Everything runs in the caller's transaction (the unlogged staging table is created and dropped in it
+too), so a crash leaves nothing behind; a rejected batch still
 leaves its ``registry_batches`` row and error file for the ingestion history.
 """
 
@@ -38,7 +42,7 @@ from typing import Any, Final, Literal
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import Table, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from zhengwu.accounts.models import Department
@@ -51,9 +55,7 @@ from zhengwu.registries import fastpath, readers
 from zhengwu.registries.models import (
     BatchStatus,
     Entity,
-    EntityVersion,
     Person,
-    PersonVersion,
     Registry,
     RegistryBatch,
 )
@@ -62,6 +64,9 @@ from zhengwu.registries.validation import ENTITY_SPEC, PERSON_SPEC, Spec, clean
 Mode = Literal["atomic", "partial"]
 Progress = Callable[[int], None]
 CHUNK: Final = 10_000
+#: Memory of one ingestion's sorts and index builds on PostgreSQL (``SET LOCAL``, this transaction only).
+WORK_MEM: Final = "128MB"
+MAINTENANCE_WORK_MEM: Final = "512MB"
 #: Errors kept in memory for the result and the pages; the error file has them all.
 ERRORS_SHOWN: Final = 100
 
@@ -124,6 +129,10 @@ class _Errors:
         self.all.append(RowError(row, column, reason))
         self.bad_rows.add(row)
 
+    def clear(self) -> None:
+        self.all.clear()
+        self.bad_rows.clear()
+
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         # UTF-8 with BOM so that the Excel operators use opens it with the right encoding.
@@ -182,20 +191,26 @@ def map_header(columns: list[str], spec: Spec) -> list[str]:
 class _Stage:
     """The temporary staging table of one batch and how rows get into it on each backend."""
 
-    def __init__(self, db: Session, registry: Registry, spec: Spec) -> None:
+    def __init__(self, db: Session, registry: Registry, spec: Spec, batch_id: int) -> None:
         self.db = db
         self.spec = spec
-        self.name = f"tmp_zw_stage_{registry.value}"
         self.columns = ("row_no", *spec.staged, "row_hash")
         self.postgres = db.get_bind().dialect.name == "postgresql"
         types = [f"{c} {_STAGE_TYPES.get(c, 'VARCHAR(4000)')}" for c in spec.staged]
-        db.execute(text(f"DROP TABLE IF EXISTS {self.name}"))
-        db.execute(
-            text(
-                f"CREATE TEMPORARY TABLE {self.name} (row_no BIGINT, {', '.join(types)}, "
-                f"row_hash VARCHAR(32), existed INTEGER DEFAULT 0)"
-            )
-        )
+        columns = f"(row_no BIGINT, {', '.join(types)}, row_hash VARCHAR(32), existed INTEGER DEFAULT 0)"
+        if self.postgres:
+            # Unlogged: no WAL for rows that live one transaction; a regular table, so it sits in shared
+            # buffers (a temporary table gets 8 MB of backend-local buffers and spills). One per batch:
+            # the name carries the batch id, so concurrent batches never meet.
+            self.name = f"zw_stage_{registry.value}_{batch_id}"
+            db.execute(text(f"CREATE UNLOGGED TABLE {self.name} {columns}"))
+            # Sorts, hashes and index builds of a million rows fit in memory instead of spilling to disk.
+            db.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+            db.execute(text(f"SET LOCAL maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'"))
+        else:
+            self.name = f"tmp_zw_stage_{registry.value}"
+            db.execute(text(f"DROP TABLE IF EXISTS {self.name}"))
+            db.execute(text(f"CREATE TEMPORARY TABLE {self.name} {columns}"))
 
     def load(self, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
@@ -256,7 +271,7 @@ def _read(
         and delivery.path is not None
         and delivery.encoding is not None
     ):
-        read = _read_fast(delivery, columns, stage, today, progress)
+        read = _read_fast(delivery, columns, stage, errors, today, progress)
         if read is not None:
             return read
         if delivery.close is not None:
@@ -266,19 +281,39 @@ def _read(
 
 
 def _read_fast(
-    delivery: readers.Delivery, columns: list[str], stage: _Stage, today: dt.date, progress: Progress | None
+    delivery: readers.Delivery,
+    columns: list[str],
+    stage: _Stage,
+    errors: _Errors,
+    today: dt.date,
+    progress: Progress | None,
 ) -> int | None:
-    """Rows staged by the column-wise fast path, or None (nothing staged) when the file is not clean."""
+    """Rows read by the column-wise fast path, or None (nothing staged) when the file's syntax is doubtful.
+
+    Rows the fast path does not vouch for go through the row validator, the reference for every rule
+    and every error message.
+    """
     assert delivery.path is not None and delivery.encoding is not None  # checked by the caller
+    validate = PERSON_SPEC.validate
     read = 0
     try:
-        for rows, staged in fastpath.read_clean(delivery.path, delivery.encoding, columns, today):
-            stage.load_arrow(staged)
-            read += rows
+        for chunk in fastpath.read_clean(delivery.path, delivery.encoding, columns, today):
+            stage.load_arrow(chunk.staged)
+            checked: list[tuple[Any, ...]] = []
+            for number, values in chunk.doubtful:
+                result = validate({c: clean(v) for c, v in zip(columns, values, strict=True)}, today)
+                if isinstance(result, list):
+                    for column, reason in result:
+                        errors.add(number, column, reason)
+                else:
+                    checked.append((number, *result))
+            stage.load(checked)
+            read += chunk.rows
             if progress is not None:
                 progress(read)
     except fastpath.NotClean:
         stage.clear()
+        errors.clear()
         return None
     return read
 
@@ -322,8 +357,9 @@ def _read_rows(
 
 def _set_checks(registry: Registry, stage: _Stage, errors: _Errors) -> None:
     db, key, name = stage.db, stage.spec.key, stage.name
-    if stage.postgres:
-        # A temporary table has no statistics until analysed; without them the joins below go nested-loop.
+    if stage.postgres and not _empty(db, TABLES[registry][0]):
+        # A new table has no statistics until analysed; without them the joins with the current table
+        # go nested-loop. Into an empty registry there are no such joins.
         db.execute(text(f"ANALYZE {name} ({key}, row_hash)"))
     # A hash aggregate finds repeated keys in one pass; the costlier detail query runs only if there are any.
     repeated = db.execute(
@@ -372,6 +408,13 @@ def _apply(registry: Registry, stage: _Stage, batch: RegistryBatch) -> tuple[int
     current, versions = TABLES[registry]
     attrs = [c for c in stage.spec.staged if c != key]
     staged = db.execute(text(f"SELECT count(*) FROM {stg}")).scalar_one()  # noqa: S608
+    params = {"now": batch.started_at, "batch": batch.id, "source": batch.source_department}
+    now = bindparam("now", type_=UTCDateTime())
+    if _empty(db, current):
+        # The first load: nothing to compare with, nothing to close; one plain insert.
+        with _bulk_indexes(stage, registry, first_load=True):
+            _write(db, key, attrs, stg, current, versions, now, params, first_load=True)
+        return int(staged), 0, 0
     db.execute(
         text(
             f"DELETE FROM {stg} WHERE EXISTS (SELECT 1 FROM {current} c "  # noqa: S608
@@ -390,11 +433,7 @@ def _apply(registry: Registry, stage: _Stage, batch: RegistryBatch) -> tuple[int
     )
     updated = db.execute(text(f"SELECT count(*) FROM {stg} WHERE existed = 1")).scalar_one()  # noqa: S608
     inserted = db.execute(text(f"SELECT count(*) FROM {stg} WHERE existed = 0")).scalar_one()  # noqa: S608
-    params = {"now": batch.started_at, "batch": batch.id, "source": batch.source_department}
-    now = bindparam("now", type_=UTCDateTime())
-    first_load = int(updated) == 0 and _empty(db, current)
-    with _bulk_indexes(stage, registry, first_load=first_load):
-        _write(db, key, attrs, stg, current, versions, now, params, upsert=not first_load)
+    _write(db, key, attrs, stg, current, versions, now, params, first_load=False)
     return int(inserted), int(updated), int(staged) - int(inserted) - int(updated)
 
 
@@ -404,22 +443,27 @@ def _empty(db: Session, table: str) -> bool:
 
 @contextmanager
 def _bulk_indexes(stage: _Stage, registry: Registry, *, first_load: bool) -> Iterator[None]:
-    """On PostgreSQL's first load of a registry, build secondary indexes once instead of row by row.
+    """On PostgreSQL's first load of a registry, build the current table's indexes once, not row by row.
 
     Only when the registry is empty: dropping an index takes an exclusive lock on the table until the
-    transaction ends, which nobody notices on a registry that has no data yet. Primary keys stay (rows
-    arrive sorted by key, so they grow at the right edge).
+    transaction ends, which nobody notices on a registry that has no data yet. The primary key goes
+    too and comes back with the same name (a sorted build instead of a million probes); a repeated key
+    cannot slip in, the staged rows were checked for repeats and the table was empty. The versions
+    table is not written by a first load, so its indexes stay.
     """
     if not (stage.postgres and first_load):
         yield
         return
-    models = (Person, PersonVersion) if registry is Registry.POPULATION else (Entity, EntityVersion)
-    indexes = [ix for model in models for ix in model.__table__.indexes]  # type: ignore[attr-defined]
+    table: Table = (Person if registry is Registry.POPULATION else Entity).__table__  # type: ignore[assignment]
+    pk = table.primary_key
+    columns = ", ".join(c.name for c in pk.columns)
     bind = stage.db.connection()
-    for index in indexes:
+    for index in table.indexes:
         index.drop(bind)
+    stage.db.execute(text(f"ALTER TABLE {table.name} DROP CONSTRAINT {pk.name}"))
     yield
-    for index in indexes:
+    stage.db.execute(text(f"ALTER TABLE {table.name} ADD CONSTRAINT {pk.name} PRIMARY KEY ({columns})"))
+    for index in table.indexes:
         index.create(bind)
 
 
@@ -433,43 +477,40 @@ def _write(
     now: Any,
     params: dict[str, Any],
     *,
-    upsert: bool,
+    first_load: bool,
 ) -> None:
-    db.execute(
-        text(
-            f"UPDATE {versions} SET valid_to = :now WHERE valid_to IS NULL AND {key} IN "  # noqa: S608
-            f"(SELECT {key} FROM {stg} WHERE existed = 1)"
-        ).bindparams(now),
-        params,
-    )
     cols = ", ".join([key, *attrs, "row_hash", "source_department", "valid_from", "batch_id"])
     values = ", ".join([key, *attrs, "row_hash", ":source", ":now", ":batch"])
-    db.execute(
-        text(
-            f"INSERT INTO {versions} ({cols}, valid_to) SELECT {values}, NULL FROM {stg}"  # noqa: S608
-        ).bindparams(now),
-        params,
-    )
+    if not first_load:
+        # History by a set operation: the current rows about to be replaced become closed versions.
+        db.execute(
+            text(
+                f"INSERT INTO {versions} ({cols}, valid_to) SELECT {cols}, :now FROM {current} "  # noqa: S608
+                f"WHERE {key} IN (SELECT {key} FROM {stg} WHERE existed = 1)"
+            ).bindparams(now),
+            params,
+        )
     sets = ", ".join(
         f"{c} = excluded.{c}" for c in [*attrs, "row_hash", "source_department", "valid_from", "batch_id"]
     )
     # "WHERE true" resolves SQLite's parsing ambiguity between a join's ON and the upsert's ON CONFLICT.
     db.execute(
         text(
-            f"INSERT INTO {current} ({cols}) SELECT {values} FROM {stg} WHERE true ORDER BY {key} "  # noqa: S608
+            f"INSERT INTO {current} ({cols}) SELECT {values} FROM {stg} WHERE true "  # noqa: S608
             # An empty registry has nothing to conflict with: a plain insert skips one probe per row.
-            + (f"ON CONFLICT ({key}) DO UPDATE SET {sets}" if upsert else "")
+            + ("" if first_load else f"ON CONFLICT ({key}) DO UPDATE SET {sets}")
         ).bindparams(now),
         params,
     )
 
 
-def _previous(db: Session, registry: Registry, fingerprint: str) -> RegistryBatch | None:
+def _previous_batch(db: Session, registry: str, fingerprint: str) -> RegistryBatch | None:
+    """The applied batch of ``registry`` with this fingerprint, if any."""
     done = (BatchStatus.APPLIED.value, BatchStatus.PARTIAL.value)
     return db.scalars(
         select(RegistryBatch)
         .where(
-            RegistryBatch.registry_name == registry.value,
+            RegistryBatch.registry_name == registry,
             RegistryBatch.fingerprint == fingerprint,
             RegistryBatch.status.in_(done),
         )
@@ -478,14 +519,14 @@ def _previous(db: Session, registry: Registry, fingerprint: str) -> RegistryBatc
     ).first()
 
 
-def _duplicate(db: Session, actor: Actor, registry: Registry, earlier: RegistryBatch) -> IngestResult:
+def _duplicate(db: Session, actor: Actor, registry: str, earlier: RegistryBatch) -> IngestResult:
     audit_record(
         db,
         actor=actor,
         action="registries.ingest.duplicate",
         target_type="registry_batch",
         target_id=earlier.id,
-        details={"registry": registry.value},
+        details={"registry": registry},
     )
     return IngestResult(
         batch_id=earlier.id,
@@ -541,9 +582,9 @@ def ingest(
             )
         file_format = readers.format_of(file_path)
         fingerprint = readers.fingerprint_file(file_path, source)
-        earlier = _previous(db, registry, fingerprint)
+        earlier = _previous_batch(db, registry.value, fingerprint)
         if earlier is not None:
-            return _duplicate(db, actor, registry, earlier)
+            return _duplicate(db, actor, registry.value, earlier)
         file_name = file_path.name
     elif sql_url and sql_query:
         file_format, fingerprint, file_name = "sql", "", sql_query[:500]
@@ -571,7 +612,7 @@ def ingest(
     db.flush()
     errors = _Errors()
     result = IngestResult(batch_id=batch.id, status=BatchStatus.RUNNING.value)
-    stage = _Stage(db, registry, spec)
+    stage = _Stage(db, registry, spec, batch.id)
     try:
         try:
             delivery = _open(file_format, path, sql_url, sql_query, hasher)
@@ -581,11 +622,11 @@ def ingest(
             return _finish(db, actor, batch, result, errors, error_dir, BatchStatus.REJECTED, exc.message)
         if file_format == "sql":
             batch.fingerprint = hasher.hexdigest()
-            earlier = _previous(db, registry, batch.fingerprint)
+            earlier = _previous_batch(db, registry.value, batch.fingerprint)
             if earlier is not None:
                 db.delete(batch)
                 db.flush()
-                return _duplicate(db, actor, registry, earlier)
+                return _duplicate(db, actor, registry.value, earlier)
         _set_checks(registry, stage, errors)
         if errors.all and mode == "atomic":
             message = (

@@ -7,18 +7,21 @@ Each registry has two tables:
 * a **current-state** table (``registry_persons``, ``registry_entities``), one row per key (resident ID
   or USCC). It answers lookups, searches and verification with a primary-key read, and carries the
   provenance of its current content (``batch_id``, ``source_department``, ``valid_from``) and a
-  ``row_hash`` of the delivered values;
+  ``row_hash`` of the delivered values. It is the one *open* state of a record: valid since
+  ``valid_from``, still valid now;
 * an **append-only versions** table (``registry_person_versions``, ``registry_entity_versions``): every
-  state a record has ever had, with the half-open system-time interval ``[valid_from, valid_to)``
-  during which the registry said so (``valid_to`` NULL: still current), and the batch and source
-  department that delivered it. Versions are never updated except to close their interval once,
-  and never deleted.
+  *superseded* state a record has had, with the half-open system-time interval ``[valid_from,
+  valid_to)`` during which the registry said so, and the batch and source department that delivered
+  it. A version is written once, when an ingestion replaces the current row (the old row is copied,
+  closed at the batch's time), and never updated or deleted. A first load therefore writes each record
+  once, not twice (migration ``registries_more_0001``).
 
-"What did the registry say on 1 March?" is then one indexed read:
-``valid_from <= t AND (valid_to IS NULL OR valid_to > t)``. Provenance of a single *value* is derived
-from the versions: the value of a field came from the oldest version of the latest unbroken run of
-versions holding that value (see :func:`zhengwu.registries.services.field_provenance`). This keeps one
-row per change instead of one row per field per change, which matters at 10 million persons.
+"What did the registry say on 1 March?" is then two indexed reads: the version with
+``valid_from <= t < valid_to``, else the current row if ``valid_from <= t``. Provenance of a single
+*value* is derived from the states: the value of a field came from the oldest state of the latest
+unbroken run of states holding that value (see :func:`zhengwu.registries.services.person_history`).
+This keeps one row per change instead of one row per field per change, which matters at 10 million
+persons.
 
 Times are *system* time (when the registry learnt it), not the real-world date of an event; the
 real-world dates (death, deregistration...) are ordinary attributes (``status_date``) and so are
@@ -247,4 +250,37 @@ class EntityVersion(_EntityColumns, Base):
     __table_args__ = (
         Index("ix_registry_entity_versions_uscc", "uscc", "valid_from"),
         Index("ix_registry_entity_versions_batch_id", "batch_id"),
+    )
+
+
+RELATION_KINDS: Final = {"parent": "父母", "spouse": "配偶"}
+#: What the relative is to the person, as a page says it.
+RELATION_ROLES_ZH: Final = {"parent": "父母", "child": "子女", "spouse": "配偶"}
+
+
+class PersonRelation(Base):
+    """A family link between two registered persons, valid from ``valid_from`` until ``valid_to``.
+
+    ``kind`` "parent": ``relative_id`` is a parent of ``resident_id``. "spouse": the two are married;
+    a marriage is stored in both directions (two rows, same batch and times), so "who is the spouse of
+    X" is one indexed read either way. A link that ends (divorce, a corrected parent) is closed
+    (``valid_to`` set) and never deleted, so the history and the "as of" question work as for persons;
+    ``batch_id`` and ``source_department`` are the provenance of the link, and ``ended_batch_id`` of its end.
+    """
+
+    __tablename__ = "registry_person_relations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    resident_id: Mapped[str] = mapped_column(String(18))
+    relative_id: Mapped[str] = mapped_column(String(18))
+    kind: Mapped[str] = mapped_column(String(8))
+    source_department: Mapped[str] = mapped_column(String(32))
+    batch_id: Mapped[int] = mapped_column(BigId)  # no foreign key: see the module docstring
+    valid_from: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    valid_to: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    ended_batch_id: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        Index("ix_registry_person_relations_resident_id", "resident_id", "kind"),
+        Index("ix_registry_person_relations_relative_id", "relative_id", "kind"),
     )

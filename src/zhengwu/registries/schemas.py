@@ -8,6 +8,18 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 
+class RelationOut(BaseModel):
+    """A family link of a person: ``role`` is what the relative is to the person (parent, child, spouse)."""
+
+    role: str
+    relative_id: str
+    relative_name: str | None
+    valid_from: dt.datetime
+    valid_to: dt.datetime | None
+    source_department: str
+    batch_id: int
+
+
 class PersonOut(BaseModel):
     """A person as the caller may see it: masked unless the caller may see personal data in clear."""
 
@@ -31,6 +43,8 @@ class PersonOut(BaseModel):
     valid_from: dt.datetime
     valid_to: dt.datetime | None = None
     as_of: dt.datetime | None = None
+    # Family links: only for callers who may see personal data in clear; None for everyone else.
+    relations: list[RelationOut] | None = None
 
 
 class EntityOut(BaseModel):

@@ -24,7 +24,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
@@ -45,6 +45,7 @@ from zhengwu.registries.models import (
     Registry,
     RegistryBatch,
 )
+from zhengwu.registries.relations import RelationLink, relations_of
 from zhengwu.registries.schemas import (
     BatchOut,
     EntityOut,
@@ -53,6 +54,7 @@ from zhengwu.registries.schemas import (
     Page,
     PersonOut,
     QualityReport,
+    RelationOut,
     SourceQuality,
     VersionOut,
 )
@@ -141,6 +143,14 @@ def _as_of_clause(model: type[PersonVersion] | type[EntityVersion], as_of: dt.da
     return and_(model.valid_from <= as_of, or_(model.valid_to.is_(None), model.valid_to > as_of))
 
 
+_Current = TypeVar("_Current", Person, Entity)
+
+
+def _current_at(row: _Current | None, when: dt.datetime) -> _Current | None:
+    """The current row when it was already the registry's state at ``when`` (its open interval)."""
+    return row if row is not None and row.valid_from <= when else None
+
+
 def _aware(as_of: dt.datetime | dt.date | None) -> dt.datetime | None:
     if as_of is None:
         return None
@@ -173,9 +183,17 @@ def parse_as_of(value: str | None) -> dt.date | dt.datetime | None:
 
 
 def person_get(
-    db: Session, *, actor: Actor, resident_id: str, as_of: dt.datetime | dt.date | None = None
+    db: Session,
+    *,
+    actor: Actor,
+    resident_id: str,
+    as_of: dt.datetime | dt.date | None = None,
+    context: dict[str, Any] | None = None,
 ) -> PersonOut:
-    """One person now, or as the registry said at ``as_of`` (a date means the end of that day)."""
+    """One person now, or as the registry said at ``as_of`` (a date means the end of that day).
+
+    ``context`` (the calling system and the purpose, for the GovStack API) goes into the access record.
+    """
     require_roles(actor, *READ_ROLES)
     key = validate_resident_id(resident_id)
     when = _aware(as_of)
@@ -185,7 +203,7 @@ def person_get(
     else:
         row = db.scalars(
             select(PersonVersion).where(PersonVersion.resident_id == key, _as_of_clause(PersonVersion, when))
-        ).first()
+        ).first() or _current_at(db.get(Person, key), when)
     audit_record(
         db,
         actor=actor,
@@ -193,7 +211,7 @@ def person_get(
         target_type="person",
         target_id=key,
         outcome="success" if row else "failure",
-        details={"as_of": str(when) if when else None},
+        details={"as_of": str(when) if when else None, **(context or {})},
     )
     if row is None:
         raise NotFound(
@@ -202,11 +220,57 @@ def person_get(
             code="registries.person.not_found",
             field="resident_id",
         )
-    return _person_out(row, clear=may_see_clear(actor), as_of=when)
+    out = _person_out(row, clear=may_see_clear(actor), as_of=when)
+    if may_see_clear(actor):
+        out.relations = _relations_out(db, relations_of(db, key, as_of=when))
+    return out
+
+
+def _relations_out(db: Session, links: list[RelationLink]) -> list[RelationOut]:
+    names = (
+        dict(
+            db.execute(
+                select(Person.resident_id, Person.name).where(
+                    Person.resident_id.in_({r.relative_id for r in links})
+                )
+            )
+            .tuples()
+            .all()
+        )
+        if links
+        else {}
+    )
+    return [
+        RelationOut(
+            role=r.role,
+            relative_id=r.relative_id,
+            relative_name=names.get(r.relative_id),
+            valid_from=r.valid_from,
+            valid_to=r.valid_to,
+            source_department=r.source_department,
+            batch_id=r.batch_id,
+        )
+        for r in links
+    ]
+
+
+def person_relations(db: Session, *, actor: Actor, resident_id: str) -> list[RelationOut] | None:
+    """Every family link of a person, current and ended, oldest first; None if the caller may not see them."""
+    require_roles(actor, *READ_ROLES)
+    key = validate_resident_id(resident_id)
+    if not may_see_clear(actor):
+        return None
+    audit_record(db, actor=actor, action="registries.person.relations", target_type="person", target_id=key)
+    return _relations_out(db, relations_of(db, key, history=True))
 
 
 def entity_get(
-    db: Session, *, actor: Actor, uscc: str, as_of: dt.datetime | dt.date | None = None
+    db: Session,
+    *,
+    actor: Actor,
+    uscc: str,
+    as_of: dt.datetime | dt.date | None = None,
+    context: dict[str, Any] | None = None,
 ) -> EntityOut:
     """One legal entity now, or as the registry said at ``as_of``."""
     require_roles(actor, *READ_ROLES)
@@ -218,7 +282,7 @@ def entity_get(
     else:
         row = db.scalars(
             select(EntityVersion).where(EntityVersion.uscc == key, _as_of_clause(EntityVersion, when))
-        ).first()
+        ).first() or _current_at(db.get(Entity, key), when)
     audit_record(
         db,
         actor=actor,
@@ -226,7 +290,7 @@ def entity_get(
         target_type="entity",
         target_id=key,
         outcome="success" if row else "failure",
-        details={"as_of": str(when) if when else None},
+        details={"as_of": str(when) if when else None, **(context or {})},
     )
     if row is None:
         raise NotFound(
@@ -258,7 +322,7 @@ def _history(versions: list[Any], fields: tuple[str, ...], show: Any) -> History
         out.append(
             VersionOut(
                 valid_from=version.valid_from,
-                valid_to=version.valid_to,
+                valid_to=getattr(version, "valid_to", None),
                 batch_id=version.batch_id,
                 source_department=version.source_department,
                 changed=changed,
@@ -284,11 +348,15 @@ def person_history(db: Session, *, actor: Actor, resident_id: str) -> History:
     """Every version of one person with what changed, and where each current value came from."""
     require_roles(actor, *READ_ROLES)
     key = validate_resident_id(resident_id)
-    versions = db.scalars(
-        select(PersonVersion)
-        .where(PersonVersion.resident_id == key)
-        .order_by(PersonVersion.valid_from, PersonVersion.id)
-    ).all()
+    versions: list[Any] = list(
+        db.scalars(
+            select(PersonVersion)
+            .where(PersonVersion.resident_id == key)
+            .order_by(PersonVersion.valid_from, PersonVersion.id)
+        )
+    )
+    # The superseded states, then the current one (see zhengwu.registries.models).
+    versions += [r for r in (db.get(Person, key),) if r is not None]
     if not versions:
         raise NotFound(
             "人口基础库中没有该公民身份号码",
@@ -311,18 +379,21 @@ def person_history(db: Session, *, actor: Actor, resident_id: str) -> History:
             return value.isoformat() if isinstance(value, dt.date) else value
         return masks[field](value)
 
-    return _history(list(versions), PERSON_FIELDS, show)
+    return _history(versions, PERSON_FIELDS, show)
 
 
 def entity_history(db: Session, *, actor: Actor, uscc: str) -> History:
     """Every version of one legal entity with what changed, and where each current value came from."""
     require_roles(actor, *READ_ROLES)
     key = validate_uscc(uscc)
-    versions = db.scalars(
-        select(EntityVersion)
-        .where(EntityVersion.uscc == key)
-        .order_by(EntityVersion.valid_from, EntityVersion.id)
-    ).all()
+    versions: list[Any] = list(
+        db.scalars(
+            select(EntityVersion)
+            .where(EntityVersion.uscc == key)
+            .order_by(EntityVersion.valid_from, EntityVersion.id)
+        )
+    )
+    versions += [r for r in (db.get(Entity, key),) if r is not None]
     if not versions:
         raise NotFound(
             "法人单位基础库中没有该统一社会信用代码",
@@ -338,7 +409,7 @@ def entity_history(db: Session, *, actor: Actor, uscc: str) -> History:
             return mask_resident_id(value)
         return value.isoformat() if isinstance(value, dt.date) else value
 
-    return _history(list(versions), ENTITY_FIELDS, show)
+    return _history(versions, ENTITY_FIELDS, show)
 
 
 def _page(page: int, per_page: int) -> tuple[int, int]:
@@ -442,11 +513,14 @@ def entity_search(
     return Page(items=items, total=total, page=page, per_page=per_page)
 
 
-def person_verify(db: Session, *, actor: Actor, resident_id: str, name: str) -> bool:
+def person_verify(
+    db: Session, *, actor: Actor, resident_id: str, name: str, context: dict[str, Any] | None = None
+) -> bool:
     """核验: True when the ID belongs to a *living* person of exactly this name. Discloses nothing else."""
     require_roles(actor, *VERIFY_ROLES)
     key = validate_resident_id(resident_id)
-    row = db.get(Person, key)
+    # Two columns, not an ORM object: verification is the hottest path of the registry.
+    row = db.execute(select(Person.name, Person.status).where(Person.resident_id == key)).first()
     match = row is not None and row.status == "living" and row.name == name.strip()
     audit_record(
         db,
@@ -454,12 +528,14 @@ def person_verify(db: Session, *, actor: Actor, resident_id: str, name: str) -> 
         action="registries.person.verify",
         target_type="person",
         target_id=key,
-        details={"match": match},
+        details={"match": match, **(context or {})},
     )
     return match
 
 
-def entity_verify(db: Session, *, actor: Actor, uscc: str, name: str) -> bool:
+def entity_verify(
+    db: Session, *, actor: Actor, uscc: str, name: str, context: dict[str, Any] | None = None
+) -> bool:
     """核验: True when the USCC is registered under this name and the entity exists (存续)."""
     require_roles(actor, *VERIFY_ROLES)
     key = validate_uscc(uscc)
@@ -471,7 +547,7 @@ def entity_verify(db: Session, *, actor: Actor, uscc: str, name: str) -> bool:
         action="registries.entity.verify",
         target_type="entity",
         target_id=key,
-        details={"match": match},
+        details={"match": match, **(context or {})},
     )
     return match
 

@@ -7,9 +7,10 @@ versions, the data quality report, and the ingestion history with error files to
 
 from __future__ import annotations
 
-from typing import Any
+import secrets
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from zhengwu.accounts.models import Role
@@ -20,6 +21,7 @@ from zhengwu.registries.models import (
     PERSON_FIELDS,
     PERSON_STATUSES,
     REGISTRY_LABELS_ZH,
+    RELATION_ROLES_ZH,
     SEX_ZH,
     BatchStatus,
     Registry,
@@ -34,11 +36,19 @@ from zhengwu.registries.services import (
     parse_as_of,
     person_get,
     person_history,
+    person_relations,
     person_search,
     quality_report,
 )
+from zhengwu.registries.uploads import (
+    MAX_UPLOAD_BYTES,
+    require_upload,
+    save_upload,
+    upload_chunks,
+    upload_ingest,
+)
 from zhengwu.registries.validation import ETHNICITY_CODES
-from zhengwu.web.deps import DbSession, SignedInActor
+from zhengwu.web.deps import AppSettings, DbSession, SignedInActor, check_csrf
 from zhengwu.web.nav import NavItem
 from zhengwu.web.templating import render
 
@@ -178,6 +188,51 @@ def registry_batches(request: Request, registry: Registry, db: DbSession, actor:
             "title": f"{REGISTRY_LABELS_ZH[registry]} 入库记录",
             "batches": batches,
             "rejected": BatchStatus.REJECTED.value,
+            "may_upload": actor.has(Role.PLATFORM_ADMIN, Role.DATA_ADMIN),
+            "job": secrets.token_urlsafe(12),
+        },
+    )
+
+
+@router.post("/registries/{registry}/batches", response_class=HTMLResponse)
+async def registry_upload(
+    request: Request,
+    registry: Registry,
+    db: DbSession,
+    actor: SignedInActor,
+    settings: AppSettings,
+    file: Annotated[UploadFile, File()],
+    source: Annotated[str, Form()],
+    mode: Annotated[Literal["atomic", "partial"], Form()] = "atomic",
+    csrf_token: Annotated[str, Form()] = "",
+    job: Annotated[str | None, Form()] = None,
+) -> Response:
+    check_csrf(request, csrf_token)
+    require_upload(db, actor=actor, source=source.strip())
+    base = settings.data_dir / "registries"
+    path = await save_upload(upload_chunks(file), file.filename or "", base / "uploads", MAX_UPLOAD_BYTES)
+    result = upload_ingest(
+        db,
+        actor=actor,
+        registry=registry.value,
+        source=source.strip(),
+        path=path,
+        mode=mode,
+        error_dir=base / "errors",
+        job=job,
+    )
+    return render(
+        request,
+        "registries/batches.html",
+        {
+            **_common(registry),
+            "title": f"{REGISTRY_LABELS_ZH[registry]} 入库记录",
+            "batches": batch_list(db, actor=actor, registry=registry),
+            "rejected": BatchStatus.REJECTED.value,
+            "may_upload": True,
+            "result": result,
+            "source": source,
+            "job": secrets.token_urlsafe(12),
         },
     )
 
@@ -201,11 +256,13 @@ def registry_record(
     if registry is Registry.POPULATION:
         record: Any = person_get(db, actor=actor, resident_id=key, as_of=when)
         history = person_history(db, actor=actor, resident_id=key)
+        relations = person_relations(db, actor=actor, resident_id=key)
         fields = ["resident_id", *PERSON_FIELDS]
         title = record.name
     else:
         record = entity_get(db, actor=actor, uscc=key, as_of=when)
         history = entity_history(db, actor=actor, uscc=key)
+        relations = None
         fields = ["uscc", *ENTITY_FIELDS]
         title = record.name
     values = record.model_dump()
@@ -219,6 +276,8 @@ def registry_record(
             "values": values,
             "fields": fields,
             "history": history,
+            "relations": relations,
+            "role_labels": RELATION_ROLES_ZH,
             "key": key,
             "as_of": as_of or "",
             "is_admin": actor.has(Role.PLATFORM_ADMIN),

@@ -1,0 +1,1 @@
+"""GovStack Digital Registries BB API over the base registries (see services)."""
