@@ -31,6 +31,8 @@ from zhengwu.db import Database
 from zhengwu.exchange import api as exchange_api
 from zhengwu.exchange import views as exchange_views
 from zhengwu.home import views as home_views
+from zhengwu.opendata import api as opendata_api
+from zhengwu.opendata.ckan import api as opendata_ckan_api
 from zhengwu.registries import api as registries_api
 from zhengwu.registries import views as registries_views
 from zhengwu.sharing import api as sharing_api
@@ -49,6 +51,8 @@ API_ROUTERS = [
     sharing_api.router,
     exchange_api.router,
     registries_api.router,
+    opendata_ckan_api.router,
+    opendata_api.router,
 ]
 PAGE_ROUTERS = [
     home_views.router,

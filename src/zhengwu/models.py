@@ -10,6 +10,7 @@ from zhengwu.catalog import models as catalog_models
 from zhengwu.catalog.search import models as catalog_search_models
 from zhengwu.db import Base
 from zhengwu.exchange import models as exchange_models
+from zhengwu.opendata import models as opendata_models
 from zhengwu.registries import models as registries_models
 from zhengwu.sharing import models as sharing_models
 
@@ -22,6 +23,7 @@ __all__ = [
     "catalog_search_models",
     "exchange_models",
     "metadata",
+    "opendata_models",
     "registries_models",
     "sharing_models",
 ]
