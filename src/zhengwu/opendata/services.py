@@ -436,17 +436,20 @@ def dataset_create(db: Session, *, actor: Actor, payload: dict[str, Any]) -> dic
     now = utcnow()
     dataset = Dataset(
         uuid=str(uuid.uuid4()),
+        name=data.name,
+        title=data.title or data.name,
         organization_id=dept.id,
         state=DatasetState.ACTIVE,
         created_by=actor.user_id,
         metadata_created=now,
         metadata_modified=now,
     )
-    db.add(dataset)
     try:
+        # A savepoint: a name taken by a concurrent request between the check and the insert becomes
+        # the same Conflict, and leaves the caller's transaction usable.
         with db.begin_nested():
+            db.add(dataset)
             apply_dataset(db, dataset, data, groups)
-            db.flush()
     except IntegrityError:
         raise Conflict(
             "该名称已被使用",
