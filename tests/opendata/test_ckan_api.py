@@ -63,8 +63,13 @@ def test_write_actions_need_a_token_with_the_role(client: TestClient, db: Sessio
         json={"package_id": "new-data", "url": "https://example.org/a.csv", "format": "CSV"},
         headers={"Authorization": f"Bearer {pub.token}"},
     ).json()["result"]
-    assert client.get("/api/3/action/resource_show", params={"id": res["id"]}).json()["result"]["format"] == "CSV"
-    deleted = client.post("/api/3/action/package_delete", json={"id": "new-data"}, headers={"Authorization": pub.token})
+    assert (
+        client.get("/api/3/action/resource_show", params={"id": res["id"]}).json()["result"]["format"]
+        == "CSV"
+    )
+    deleted = client.post(
+        "/api/3/action/package_delete", json={"id": "new-data"}, headers={"Authorization": pub.token}
+    )
     assert deleted.json() == {"help": deleted.json()["help"], "success": True, "result": None}
     assert client.get("/api/3/action/package_show", params={"id": "new-data"}).status_code == 404
 

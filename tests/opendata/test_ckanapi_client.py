@@ -41,14 +41,25 @@ def live(empty_database_url: str, tmp_path: Path) -> Iterator[Live]:
     with Session(database.engine, expire_on_commit=False) as db:
         pub = make_publisher(db, name="省交通运输厅")
         directory.group_create(db, actor=SYSTEM, name="transport", title="交通出行")
-        make_dataset(db, pub, name="bus-stops", title="公交站点位置", tags=[{"name": "交通"}], groups=[{"name": "transport"}])
+        make_dataset(
+            db,
+            pub,
+            name="bus-stops",
+            title="公交站点位置",
+            tags=[{"name": "交通"}],
+            groups=[{"name": "transport"}],
+        )
         make_dataset(db, pub, name="road-traffic", title="Road traffic 道路交通流量", tags=[{"name": "交通"}])
         make_dataset(db, pub, name="hidden", title="内部数据", private=True)
         db.commit()
-    settings = load_settings(mode="test", secret_key=SECRET, data_dir=tmp_path, database_url=empty_database_url)
+    settings = load_settings(
+        mode="test", secret_key=SECRET, data_dir=tmp_path, database_url=empty_database_url
+    )
     app = create_app(settings, database=database)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -74,7 +85,9 @@ def test_ckanapi_lists_searches_shows_and_creates(live: Live) -> None:
     assert found["search_facets"]["organization"]["items"][0]["display_name"] == "省交通运输厅"
     english = anon.action.package_search(q="traffic")
     assert [r["name"] for r in english["results"]] == ["road-traffic"]
-    harvest = anon.action.package_search(fq=f"organization:{live.publisher.org} -groups:transport", sort="id asc", rows=5)
+    harvest = anon.action.package_search(
+        fq=f"organization:{live.publisher.org} -groups:transport", sort="id asc", rows=5
+    )
     assert [r["name"] for r in harvest["results"]] == ["road-traffic"]
     shown = anon.action.package_show(id="bus-stops")
     assert shown["groups"][0]["name"] == "transport"
@@ -94,7 +107,9 @@ def test_ckanapi_lists_searches_shows_and_creates(live: Live) -> None:
     )
     assert made["name"] == "parking-2024"
     assert anon.action.package_search(q="泊位")["results"][0]["id"] == made["id"]
-    res = writer.action.resource_create(package_id=made["id"], url="https://example.org/p.json", format="JSON")
+    res = writer.action.resource_create(
+        package_id=made["id"], url="https://example.org/p.json", format="JSON"
+    )
     assert anon.action.resource_show(id=res["id"])["package_id"] == made["id"]
     writer.action.package_patch(id=made["id"], notes="全市停车场")
     assert anon.action.package_show(id="parking-2024")["notes"] == "全市停车场"
@@ -117,7 +132,7 @@ def test_ckanapi_sees_ckan_errors(live: Live) -> None:
         anon.action.package_search(fq="password:x")
     with pytest.raises(ckanapi.CKANAPIError):
         anon.call_action("no_such_action", {})
-    for q in ("' OR '1'='1", "公交\"; DELETE FROM opendata_datasets; --", "ＢＵＳ"):
+    for q in ("' OR '1'='1", '公交"; DELETE FROM opendata_datasets; --', "ＢＵＳ"):
         assert anon.action.package_search(q=q)["count"] in (0, 1)
     assert len(anon.action.package_list()) == 2
     private = ckanapi.RemoteCKAN(live.url, apikey=live.publisher.token).action.package_search(

@@ -31,7 +31,12 @@ ELEMENTS = [
 
 def _open_entry(db: Session, provider_id: int, **kw: object) -> str:
     return make_resource(
-        db, provider_id=provider_id, open_type=OpenType.CONDITIONAL, elements=ELEMENTS, name="公交线路信息", **kw
+        db,
+        provider_id=provider_id,
+        open_type=OpenType.CONDITIONAL,
+        elements=ELEMENTS,
+        name="公交线路信息",
+        **kw,
     ).code
 
 
@@ -59,7 +64,9 @@ def test_default_check_withholds_everything_above_public(db: Session) -> None:
         ("dispatch_key", Treatment.PUBLISH),
     ],
 )
-def test_check_refuses_sensitive_elements_as_they_are(db: Session, name_en: str, treatment: Treatment) -> None:
+def test_check_refuses_sensitive_elements_as_they_are(
+    db: Session, name_en: str, treatment: Treatment
+) -> None:
     pub = make_publisher(db)
     code = _open_entry(db, pub.department.id)
     data = PublishIn(treatments=[TreatmentIn(name_en=name_en, treatment=treatment)])
@@ -85,7 +92,11 @@ def test_publish_with_masking_and_aggregation_keeps_provenance(db: Session) -> N
         temporal_end="2024-12-31",
     )
     out = dataset_publish_from_catalog(db, actor=pub.actor, resource=code, data=data)
-    assert out["provenance"] == {"catalog_code": code, "catalog_version": 1, "catalog_url": f"/catalog/resources/{code}"}
+    assert out["provenance"] == {
+        "catalog_code": code,
+        "catalog_version": 1,
+        "catalog_url": f"/catalog/resources/{code}",
+    }
     assert {t["name_en"]: t["treatment"] for t in out["element_treatments"]}["ridership"] == "aggregate"
     assert out["temporal_start"] == "2024-01-01" and out["spatial"] == pub.department.region_code
     assert out["title"] == "公交线路信息" and out["open_type"] == "conditional"

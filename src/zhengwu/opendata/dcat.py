@@ -15,7 +15,7 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from rdflib import RDF, XSD, Graph, Literal, Namespace, URIRef
+from rdflib import RDF, RDFS, XSD, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, SKOS
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -68,13 +68,16 @@ def _abs(base: str, url: str) -> URIRef:
 
 
 def _add_dataset(g: Graph, base: str, catalog: URIRef, pkg: dict[str, Any]) -> None:
-    ds = URIRef(f"{base}/opendata/datasets/{quote(pkg['name'])}")
+    # The dataset's IRI follows its id (stable under renaming); its landing page is the page by name.
+    ds = URIRef(f"{base}/opendata/datasets/{pkg['id']}#dataset")
+    landing = URIRef(f"{base}/opendata/datasets/{quote(pkg['name'])}")
     g.add((catalog, DCAT.dataset, ds))
     g.add((ds, RDF.type, DCAT.Dataset))
     g.add((ds, DCTERMS.title, _zh(pkg["title"])))
     g.add((ds, DCTERMS.description, _zh(pkg.get("notes") or pkg["title"])))
     g.add((ds, DCTERMS.identifier, Literal(pkg["id"])))
-    g.add((ds, DCAT.landingPage, ds))
+    g.add((ds, DCAT.landingPage, landing))
+    g.add((landing, RDF.type, FOAF.Document))
     for key, prop in (("metadata_created", DCTERMS.issued), ("metadata_modified", DCTERMS.modified)):
         value = _time(pkg.get(key))
         if value is not None:
@@ -119,7 +122,9 @@ def _add_dataset(g: Graph, base: str, catalog: URIRef, pkg: dict[str, Any]) -> N
         dist = URIRef(f"{base}/opendata/resources/{res['id']}")
         g.add((ds, DCAT.distribution, dist))
         g.add((dist, RDF.type, DCAT.Distribution))
-        g.add((dist, DCAT.accessURL, _abs(base, res.get("url") or f"/opendata/datasets/{pkg['name']}")))
+        access = _abs(base, res.get("url") or f"/opendata/datasets/{pkg['name']}")
+        g.add((dist, DCAT.accessURL, access))
+        g.add((access, RDF.type, RDFS.Resource))
         if res.get("name"):
             g.add((dist, DCTERMS.title, _zh(res["name"])))
         if res.get("description"):
@@ -169,7 +174,9 @@ def catalog_graph(
     g.add((catalog, RDF.type, DCAT.Catalog))
     g.add((catalog, DCTERMS.title, _zh("公共数据开放网站")))
     g.add((catalog, DCTERMS.description, _zh("政务信息资源目录中向社会开放的公共数据集。")))
-    g.add((catalog, FOAF.homepage, URIRef(f"{base}/opendata")))
+    homepage = URIRef(f"{base}/opendata")
+    g.add((catalog, FOAF.homepage, homepage))
+    g.add((homepage, RDF.type, FOAF.Document))
     g.add(
         (
             catalog,
