@@ -25,7 +25,8 @@ ELEMENTS = [
     {"name": "司机姓名", "name_en": "driver_name", "data_type": "string", "identifies_person": True,
      "sensitivity": Sensitivity.SENSITIVE},
     {"name": "客流量", "name_en": "ridership", "data_type": "integer", "sensitivity": Sensitivity.INTERNAL},
-    {"name": "调度密钥", "name_en": "dispatch_key", "data_type": "string", "sensitivity": Sensitivity.CONFIDENTIAL},
+    {"name": "调度密钥", "name_en": "dispatch_key", "data_type": "string",
+     "sensitivity": Sensitivity.CONFIDENTIAL},
 ]  # fmt: skip
 
 
