@@ -18,9 +18,9 @@ from zhengwu.accounts.permissions import Actor
 from zhengwu.accounts.schemas import DepartmentIn, UserIn
 from zhengwu.accounts.services import department_create, user_create
 from zhengwu.catalog.seed import catalog_demo_seed
-from zhengwu.opendata.seed import opendata_demo_seed
 from zhengwu.db import utcnow
 from zhengwu.identifiers import counties, org_code_check_digit, region_lookup, regions_all, uscc_check_char
+from zhengwu.opendata.seed import opendata_demo_seed
 from zhengwu.registries.ingest import ingest
 from zhengwu.sharing.demo import sharing_demo_seed
 from zhengwu.synthetic import generate_entities, generate_persons, write_batches
