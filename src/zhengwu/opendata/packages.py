@@ -34,12 +34,22 @@ def ckan_time(value: dt.datetime | None) -> str | None:
 
 def org_name(department: Department) -> str:
     """The CKAN name of a department's organization: its code, lower-cased, URL-safe."""
-    return _NAME_RE.sub("-", department.code.lower()).strip("-") or f"org-{department.id}"
+    return org_name_of(department.code, department.id)
+
+
+def org_name_of(code: str, department_id: int) -> str:
+    """:func:`org_name` from the department's code and id alone (for narrow queries)."""
+    return _NAME_RE.sub("-", code.lower()).strip("-") or f"org-{department_id}"
 
 
 def org_id(department: Department) -> str:
     """The CKAN id of a department's organization: a UUID derived from its code."""
-    return str(uuid.uuid5(_ORG_NAMESPACE, department.code))
+    return org_id_of(department.code)
+
+
+def org_id_of(code: str) -> str:
+    """:func:`org_id` from the department's code alone."""
+    return str(uuid.uuid5(_ORG_NAMESPACE, code))
 
 
 def organization_dict(department: Department, *, package_count: int | None = None) -> dict[str, Any]:

@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - SQL is assembled from fixed fragments; every caller-supplied value is a bound parameter.
 """``package_search``: the inverted index of open datasets and the queries over it.
 
 Mirrors the catalog's approach (``catalog/search``): jieba segmentation on write, a B-tree inverted
@@ -401,7 +402,7 @@ def _set_sql(alternatives: list[Conjunction], params: _Params, alias: str) -> st
     parts = []
     for i, conj in enumerate(alternatives):
         inner = " INTERSECT ".join(_lookup_sql(lk, params) for lk in conj)
-        parts.append(f"SELECT dataset_id FROM ({inner}) {alias}a{i}")  # noqa: S608 - bound values
+        parts.append(f"SELECT dataset_id FROM ({inner}) {alias}a{i}")
     return " UNION ".join(parts)
 
 
@@ -416,11 +417,24 @@ def _visible_sql(vis: Visibility, params: _Params) -> str:
 def _matched_sql(plan: SearchPlan, vis: Visibility, params: _Params) -> str:
     positive = [c for c in plan.clauses if not c.negated]
     negative = [c for c in plan.clauses if c.negated]
-    sql = f"SELECT dataset_id FROM ({_visible_sql(vis, params)}) vis"  # noqa: S608 - bound values
-    for i, clause in enumerate(positive):
-        sql += f" INTERSECT SELECT dataset_id FROM ({_set_sql(clause.alternatives, params, f'c{i}')}) c{i}"  # noqa: S608 - bound values
+    if not positive:
+        # Only filters that exclude (or none): start from everything the caller may see.
+        sql = f"SELECT dataset_id FROM ({_visible_sql(vis, params)}) vis"
+    else:
+        # Start from what the query asks for and take out the private datasets the caller may not
+        # see (usually few), rather than intersecting with the (large) set of public ones.
+        parts = [
+            f"SELECT dataset_id FROM ({_set_sql(c.alternatives, params, f'c{i}')}) c{i}"
+            for i, c in enumerate(positive)
+        ]
+        sql = " INTERSECT ".join(parts)
+        if not vis.all_private:
+            hidden = _TERMS + f"term = {params.add(PRIVATE_TERM)}"
+            for term in vis.org_terms:
+                hidden += " EXCEPT " + _TERMS + f"term = {params.add(term)}"
+            sql += f" EXCEPT SELECT dataset_id FROM ({hidden}) hid"
     for i, clause in enumerate(negative):
-        sql += f" EXCEPT SELECT dataset_id FROM ({_set_sql(clause.alternatives, params, f'n{i}')}) n{i}"  # noqa: S608 - bound values
+        sql += f" EXCEPT SELECT dataset_id FROM ({_set_sql(clause.alternatives, params, f'n{i}')}) n{i}"
     return sql
 
 
@@ -486,46 +500,57 @@ def search_run(db: Session, plan: SearchPlan, vis: Visibility) -> SearchOutcome:
         # Nothing narrows the public set and nothing is private: counts come from the index's key ranges.
         params = _Params()
         count = db.execute(
-            text(f"SELECT count(*) FROM opendata_search_terms WHERE term = {params.add(PUBLIC_TERM)}"),  # noqa: S608 - bound values
+            text(f"SELECT count(*) FROM opendata_search_terms WHERE term = {params.add(PUBLIC_TERM)}"),
             params.values,
         ).scalar_one()
         if plan.facet_fields:
             params = _Params()
             where = _facet_ranges(plan, params, "term")
             rows = db.execute(
-                text(f"SELECT term, count(*) FROM opendata_search_terms WHERE {where} GROUP BY term"),  # noqa: S608 - bound values
+                text(f"SELECT term, count(*) FROM opendata_search_terms WHERE {where} GROUP BY term"),
                 params.values,
             ).all()
             facets = _split_facets(rows, plan)
         params = _Params()
         page_sql = (
-            "SELECT d.package_json FROM opendata_search_docs d "  # noqa: S608 - bound values
+            "SELECT d.package_json FROM opendata_search_docs d "
             f"ORDER BY {_order_sql(plan, params)} "
             f"LIMIT {params.add(plan.rows)} OFFSET {params.add(plan.start)}"
         )
     else:
+        # One statement, one round trip: the matches are computed once (a materialised CTE) and feed
+        # the count, the facet counts and the page.
         params = _Params()
         matched = (
-            "SELECT d.dataset_id FROM opendata_search_docs d "  # noqa: S608 - bound values
+            "SELECT d.dataset_id FROM opendata_search_docs d "
             f"WHERE d.dataset_id IN ({_matched_sql(plan, vis, params)}){_range_sql(plan, params)}"
         )
-        sql = f"WITH m AS ({matched}) SELECT NULL AS term, count(*) AS n FROM m"  # noqa: S608 - bound values
-        if plan.facet_fields:
-            where = _facet_ranges(plan, params, "f.term")
-            sql += (
-                " UNION ALL SELECT f.term, count(*) FROM opendata_search_facets f"  # noqa: S608
-                f" JOIN m ON f.dataset_id = m.dataset_id WHERE {where} GROUP BY f.term"
-            )
-        rows = db.execute(text(sql), params.values).all()
-        count = next((int(n) for term, n in rows if term is None), 0)
-        facets = _split_facets([r for r in rows if r[0] is not None], plan) if plan.facet_fields else facets
-        params = _Params()
-        page_sql = (
-            "SELECT d.package_json FROM opendata_search_docs d "  # noqa: S608 - bound values
-            f"WHERE d.dataset_id IN ({_matched_sql(plan, vis, params)}){_range_sql(plan, params)} "
+        page = (
+            "SELECT d.dataset_id, d.name, d.title_key, d.metadata_created, d.metadata_modified "
+            "FROM opendata_search_docs d JOIN m ON m.dataset_id = d.dataset_id "
             f"ORDER BY {_order_sql(plan, params)} "
             f"LIMIT {params.add(plan.rows)} OFFSET {params.add(plan.start)}"
         )
+        sql = (
+            f"WITH m AS MATERIALIZED ({matched}), p AS ({page}) "
+            "SELECT 0 AS k, NULL AS t, count(*) AS n FROM m"
+        )
+        if plan.facet_fields:
+            where = _facet_ranges(plan, params, "f.term")
+            sql += (
+                " UNION ALL SELECT 1, f.term, count(*) FROM opendata_search_facets f"
+                f" JOIN m ON f.dataset_id = m.dataset_id WHERE {where} GROUP BY f.term"
+            )
+        sql += (
+            f" UNION ALL SELECT 2, x.package_json, row_number() OVER (ORDER BY {_order_sql(plan, params)})"
+            " FROM p d JOIN opendata_search_docs x ON x.dataset_id = d.dataset_id"
+        )
+        rows = db.execute(text(sql), params.values).all()
+        count = next((int(n) for k, _, n in rows if k == 0), 0)
+        if plan.facet_fields:
+            facets = _split_facets([(t, n) for k, t, n in rows if k == 1], plan)
+        ordered = sorted((int(n), t) for k, t, n in rows if k == 2)
+        return SearchOutcome(count=count, packages=[json.loads(t) for _, t in ordered], facets=facets)
     packages = []
     if plan.rows > 0 and plan.start < count:
         packages = [json.loads(row[0]) for row in db.execute(text(page_sql), params.values)]

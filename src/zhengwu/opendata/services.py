@@ -33,7 +33,7 @@ from zhengwu.opendata.models import (
     Distribution,
     Group,
 )
-from zhengwu.opendata.packages import org_id, org_name, package_dict, resource_dict
+from zhengwu.opendata.packages import org_id_of, org_name, org_name_of, package_dict, resource_dict
 from zhengwu.opendata.schemas import DatasetIn, DistributionIn
 from zhengwu.opendata.search import (
     FACET_FIELDS,
@@ -76,8 +76,10 @@ def pydantic_errors(exc: PydanticError) -> ValidationError:
 def department_by_ref(db: Session, ref: str) -> Department:
     """A publisher by its CKAN name, CKAN id or code."""
     ref = (ref or "").strip()
-    for dept in db.scalars(select(Department)):
-        if ref in (org_name(dept), org_id(dept), dept.code):
+    for dept_id, code in db.execute(select(Department.id, Department.code)):
+        if ref in (org_name_of(code, dept_id), org_id_of(code), code):
+            dept = db.get(Department, dept_id)
+            assert dept is not None
             return dept
     raise NotFound(
         "发布机构不存在", message_en="Organization not found", code="opendata.org_not_found", field="id"
@@ -287,9 +289,10 @@ def _facet_titles(db: Session, facets: dict[str, list[tuple[str, int]]]) -> dict
     titles: dict[tuple[str, str], str] = {}
     if facets.get("organization"):
         wanted = {v for v, _ in facets["organization"]}
-        for dept in db.scalars(select(Department)):
-            if org_name(dept) in wanted:
-                titles[("organization", org_name(dept))] = dept.name
+        for dept_id, code, name in db.execute(select(Department.id, Department.code, Department.name)):
+            key = org_name_of(code, dept_id)
+            if key in wanted:
+                titles[("organization", key)] = name
     if facets.get("groups"):
         names = [v for v, _ in facets["groups"]]
         for g in db.scalars(select(Group).where(Group.name.in_(names))):
