@@ -32,6 +32,7 @@ from zhengwu.exchange import api as exchange_api
 from zhengwu.exchange import views as exchange_views
 from zhengwu.home import views as home_views
 from zhengwu.opendata import api as opendata_api
+from zhengwu.opendata import views as opendata_views
 from zhengwu.opendata.ckan import api as opendata_ckan_api
 from zhengwu.registries import api as registries_api
 from zhengwu.registries import views as registries_views
@@ -64,6 +65,7 @@ PAGE_ROUTERS = [
     sharing_views.router,
     exchange_views.router,
     registries_views.router,
+    opendata_views.router,
 ]
 NAV = sorted(
     [
@@ -76,6 +78,7 @@ NAV = sorted(
         *sharing_views.NAV,
         *exchange_views.NAV,
         *registries_views.NAV,
+        *opendata_views.NAV,
     ],
     key=lambda item: item.order,
 )
