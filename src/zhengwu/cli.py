@@ -18,6 +18,7 @@ from zhengwu.accounts.cli import token_group, user_group
 from zhengwu.app import create_app
 from zhengwu.audit.cli import audit_group, register_log_verifier
 from zhengwu.catalog.search.cli import catalog_group
+from zhengwu.opendata.cli import opendata_group
 from zhengwu.cli_support import CliState, echo_json, handle_errors, pass_state
 from zhengwu.db import current_revision, downgrade, upgrade
 from zhengwu.demo.cli import demo_command, seed_group
@@ -121,6 +122,7 @@ cli.add_command(seed_group)
 cli.add_command(exchange_group)
 cli.add_command(registries_group)
 cli.add_command(sharing_group)
+cli.add_command(opendata_group)
 cli.add_command(catalog_group)
 
 
