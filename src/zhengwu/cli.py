@@ -18,13 +18,13 @@ from zhengwu.accounts.cli import token_group, user_group
 from zhengwu.app import create_app
 from zhengwu.audit.cli import audit_group, register_log_verifier
 from zhengwu.catalog.search.cli import catalog_group
-from zhengwu.opendata.cli import opendata_group
 from zhengwu.cli_support import CliState, echo_json, handle_errors, pass_state
 from zhengwu.db import current_revision, downgrade, upgrade
 from zhengwu.demo.cli import demo_command, seed_group
 from zhengwu.exchange.cli import exchange_group
 from zhengwu.exchange.verify import messagelog_verify
 from zhengwu.identifiers.cli import id_group
+from zhengwu.opendata.cli import opendata_group
 from zhengwu.registries.cli import registries_group
 from zhengwu.sharing.cli import sharing_group
 
