@@ -521,10 +521,14 @@ def search_run(db: Session, plan: SearchPlan, vis: Visibility) -> SearchOutcome:
         # One statement, one round trip: the matches are computed once (a materialised CTE) and feed
         # the count, the facet counts and the page.
         params = _Params()
-        matched = (
-            "SELECT d.dataset_id FROM opendata_search_docs d "
-            f"WHERE d.dataset_id IN ({_matched_sql(plan, vis, params)}){_range_sql(plan, params)}"
-        )
+        if plan.ranges:
+            matched = (
+                "SELECT d.dataset_id FROM opendata_search_docs d "
+                f"WHERE d.dataset_id IN ({_matched_sql(plan, vis, params)}){_range_sql(plan, params)}"
+            )
+        else:
+            # The postings alone decide: no probe of the documents for every match.
+            matched = _matched_sql(plan, vis, params)
         page = (
             "SELECT d.dataset_id, d.name, d.title_key, d.metadata_created, d.metadata_modified "
             "FROM opendata_search_docs d JOIN m ON m.dataset_id = d.dataset_id "

@@ -200,6 +200,15 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("dataset_id", name=op.f("pk_opendata_search_docs")),
     )
+    with op.batch_alter_table("opendata_search_docs", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_opendata_search_docs_sort",
+            ["dataset_id", "metadata_modified", "title_key", "name", "metadata_created"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_opendata_search_docs_metadata_modified", ["metadata_modified"], unique=False
+        )
     op.create_table(
         "opendata_search_facets",
         sa.Column("dataset_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -247,6 +256,10 @@ def downgrade() -> None:
 
     op.drop_table("opendata_search_terms")
     op.drop_table("opendata_search_facets")
+    with op.batch_alter_table("opendata_search_docs", schema=None) as batch_op:
+        batch_op.drop_index("ix_opendata_search_docs_metadata_modified")
+        batch_op.drop_index("ix_opendata_search_docs_sort")
+
     op.drop_table("opendata_search_docs")
     op.drop_table("opendata_element_treatments")
     with op.batch_alter_table("opendata_distributions", schema=None) as batch_op:
