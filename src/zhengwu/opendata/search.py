@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
-from zhengwu.catalog.search.tokens import MAX_QUERY_CHARS, is_cjk, normalize, runs, text_terms
+from zhengwu.catalog.search.tokens import MAX_QUERY_CHARS, is_cjk, normalize, runs, segmenter, text_terms
 from zhengwu.errors import ValidationError
 from zhengwu.opendata.models import SearchDoc, SearchFacet, SearchTerm
 
@@ -300,8 +300,17 @@ def text_clauses(q: str) -> tuple[list[Clause], str]:
             if len(run) == 1:
                 clauses.append(Clause([(("eq", run),)]))
                 continue
-            grams = tuple(("eq", run[i : i + 2]) for i in range(len(run) - 1))
-            words = tuple(("eq", _clip(t)) for t in sorted(text_terms(run)) if len(t) > 1) or grams
+            # Bigrams that tile the run (东川市公积金 → 东川 市公 积金, plus the last pair for an odd
+            # length) rather than every overlapping pair: half the posting lists to read, and a title
+            # holding the run still holds them all.
+            cover = [run[i : i + 2] for i in range(0, len(run) - 1, 2)]
+            if len(run) % 2:
+                cover.append(run[-2:])
+            grams = tuple(("eq", g) for g in dict.fromkeys(cover))
+            # The run's dictionary words (jieba's precise cut): a text indexed in search mode holds each
+            # whole word as a term, so its sub-words need not be looked up too.
+            precise = dict.fromkeys(t for t in segmenter().cut(run) if len(t) > 1)
+            words = tuple(("eq", _clip(t)) for t in precise) or grams
             alternatives = list(dict.fromkeys([grams, words]))
             clauses.append(Clause(alternatives))
         else:
