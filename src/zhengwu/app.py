@@ -35,6 +35,9 @@ from zhengwu.exchange.gateway.proxy import Gateway
 from zhengwu.exchange.monitoring import api as exchange_monitoring_api
 from zhengwu.exchange.monitoring import views as exchange_monitoring_views
 from zhengwu.home import views as home_views
+from zhengwu.opendata import api as opendata_api
+from zhengwu.opendata import views as opendata_views
+from zhengwu.opendata.ckan import api as opendata_ckan_api
 from zhengwu.opendata.datastore import api as datastore_api
 from zhengwu.registries import api as registries_api
 from zhengwu.registries import views as registries_views
@@ -64,6 +67,8 @@ API_ROUTERS = [
     registries_api.router,  # after the registries' sub-areas: its /{registry} paths would catch theirs
     registries_govstack_api.router,
     datastore_api.router,
+    opendata_ckan_api.router,
+    opendata_api.router,
 ]
 PAGE_ROUTERS = [
     home_views.router,
@@ -78,6 +83,7 @@ PAGE_ROUTERS = [
     credit_views.router,  # before registries_views: /registries/{registry} would take /registries/credit
     geospatial_views.router,  # before registries: /registries/{registry} would catch its paths
     registries_views.router,
+    opendata_views.router,
 ]
 NAV = sorted(
     [
@@ -93,6 +99,7 @@ NAV = sorted(
         *registries_views.NAV,
         *credit_views.NAV,
         *geospatial_views.NAV,
+        *opendata_views.NAV,
     ],
     key=lambda item: item.order,
 )

@@ -26,6 +26,7 @@ from zhengwu.exchange.gateway.cli import gateway_command, gateway_policy_command
 from zhengwu.exchange.node.cli import node_group
 from zhengwu.exchange.verify import messagelog_verify
 from zhengwu.identifiers.cli import id_group
+from zhengwu.opendata.cli import opendata_group
 from zhengwu.opendata.datastore.cli import datastore_group
 from zhengwu.registries.cli import registries_group
 from zhengwu.registries.credit.cli import credit_group
@@ -131,6 +132,7 @@ cli.add_command(registries_group)
 cli.add_command(credit_group)
 registries_group.add_command(geo_group)
 cli.add_command(sharing_group)
+cli.add_command(opendata_group)
 cli.add_command(catalog_group)
 cli.add_command(datastore_group)
 

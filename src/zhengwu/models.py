@@ -11,6 +11,7 @@ from zhengwu.catalog.search import models as catalog_search_models
 from zhengwu.db import Base
 from zhengwu.exchange import models as exchange_models
 from zhengwu.exchange.gateway import models as exchange_gateway_models
+from zhengwu.opendata import models as opendata_models
 from zhengwu.opendata.datastore import models as datastore_models
 from zhengwu.registries import models as registries_models
 from zhengwu.registries.credit import models as credit_models
@@ -30,6 +31,7 @@ __all__ = [
     "exchange_models",
     "geospatial_models",
     "metadata",
+    "opendata_models",
     "registries_models",
     "sharing_models",
 ]

@@ -20,6 +20,7 @@ from zhengwu.accounts.services import department_create, user_create
 from zhengwu.catalog.seed import catalog_demo_seed
 from zhengwu.db import utcnow
 from zhengwu.identifiers import counties, org_code_check_digit, region_lookup, regions_all, uscc_check_char
+from zhengwu.opendata.seed import opendata_demo_seed
 from zhengwu.registries.credit.demo import credit_demo_seed
 from zhengwu.registries.geospatial.seed import geospatial_demo_seed
 from zhengwu.registries.ingest import ingest
@@ -113,6 +114,7 @@ def demo_seed(
     codes = demo_organisation_seed(db, province_code=province.code, seed=seed)
     resources = catalog_demo_seed(db, seed=seed)
     sharing = sharing_demo_seed(db, seed=seed, deadline_working_days=deadline_working_days)
+    open_datasets = opendata_demo_seed(db)
     registered = (
         demo_registries_seed(db, province_code=province.code, seed=seed, work_dir=registries_dir)
         if registries_dir is not None
@@ -128,6 +130,7 @@ def demo_seed(
                 "departments": len(codes),
                 "resources": resources,
                 "share_requests": sharing.get("requests", 0),
+                "open_datasets": open_datasets,
                 **registered,
                 "seeded_at": utcnow().isoformat(),
             },

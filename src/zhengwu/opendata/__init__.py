@@ -1,0 +1,1 @@
+"""The public data open portal (公共数据开放网站): open datasets from the catalog, CKAN-compatible."""
