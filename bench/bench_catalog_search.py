@@ -647,6 +647,15 @@ def fresh_database(backend: str, workdir: Path) -> str:
     return make_url(PG_ADMIN_URL).set(database=BENCH_DB).render_as_string(hide_password=False)
 
 
+REINDEX = False
+
+
+def reuse_database(backend: str, reuse: str) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{reuse}"
+    return make_url(PG_ADMIN_URL).set(database=BENCH_DB).render_as_string(hide_password=False)
+
+
 def drop_database(backend: str) -> None:
     if backend == "postgresql":
         admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -741,21 +750,41 @@ def machine_info() -> str:
 
 
 def run(
-    backend: str, resources: int, elements_per: int, per_type: int, reps: int, keep: bool
+    backend: str,
+    resources: int,
+    elements_per: int,
+    per_type: int,
+    reps: int,
+    keep: bool,
+    reuse: str = "",
 ) -> dict[str, Any]:
-    workdir = Path(tempfile.mkdtemp(prefix="bench-search-"))
-    url = fresh_database(backend, workdir)
+    if reuse:
+        # A database kept by an earlier --keep run: migrate it, re-index if asked, and time the queries.
+        workdir = Path(reuse).parent if backend == "sqlite" else Path(tempfile.mkdtemp(prefix="bench-search-"))
+        url = reuse_database(backend, reuse)
+    else:
+        workdir = Path(tempfile.mkdtemp(prefix="bench-search-"))
+        url = fresh_database(backend, workdir)
+        if backend == "sqlite":
+            print(f"SQLite database file: {workdir / 'bench.db'}")
     database = Database(make_engine(url))
     upgrade(database.engine)
     corpus = Corpus(resources, elements_per)
     t0 = time.perf_counter()
-    (load_postgres if backend == "postgresql" else load_sqlite)(
-        url if backend == "postgresql" else url[len("sqlite:///") :], corpus
-    )
+    if not reuse:
+        (load_postgres if backend == "postgresql" else load_sqlite)(
+            url if backend == "postgresql" else url[len("sqlite:///") :], corpus
+        )
+    else:
+        list(corpus.resources())  # the same random stream: the queries are those of the loading run
     t_load = time.perf_counter() - t0
     t0 = time.perf_counter()
+    indexed = 0
     with database.session() as db:
-        indexed = search_index_rebuild(db)
+        if not reuse or REINDEX:
+            indexed = search_index_rebuild(db)
+        else:
+            indexed = int(db.execute(text("SELECT count(*) FROM catalog_search_docs")).scalar() or 0)
     t_index = time.perf_counter() - t0
     with database.engine.connect() as conn:
         if backend == "postgresql":
@@ -835,11 +864,27 @@ def main() -> None:
     parser.add_argument("--queries-per-type", type=int, default=10)
     parser.add_argument("--reps", type=int, default=5, help="Timed rounds over every query.")
     parser.add_argument("--keep", action="store_true", help="Keep the PostgreSQL benchmark database.")
+    parser.add_argument(
+        "--reuse",
+        default="",
+        help="Time the queries on a database kept by --keep: 'pg' for PostgreSQL, the file path for SQLite.",
+    )
+    parser.add_argument("--reindex", action="store_true", help="With --reuse: rebuild the index first.")
     args = parser.parse_args()
+    global REINDEX
+    REINDEX = args.reindex
     print(f"# Catalog search benchmark\n\n{machine_info()}; {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
     backends = ["postgresql", "sqlite"] if args.backend == "both" else [args.backend]
     for backend in backends:
-        run(backend, args.resources, args.elements_per_resource, args.queries_per_type, args.reps, args.keep)
+        run(
+            backend,
+            args.resources,
+            args.elements_per_resource,
+            args.queries_per_type,
+            args.reps,
+            args.keep or bool(args.reuse),
+            args.reuse,
+        )
 
 
 if __name__ == "__main__":
