@@ -30,11 +30,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 # At most this many postings (9 bytes each: id and weight) are cached per process: about 36 MB.
 POSTING_BUDGET = 4_000_000
+# Document frequencies remembered (term → count) before the memo is emptied.
+DF_BUDGET = 200_000
 
 IntArray = npt.NDArray[np.int64]
 SmallArray = npt.NDArray[np.int8]
@@ -44,6 +46,13 @@ SELECT resource_id, name_key, provider_id, topic_code, classification, facet_key
        ROW_NUMBER() OVER (ORDER BY published_at IS NULL, published_at DESC, resource_id) AS search_order,
        ROW_NUMBER() OVER (ORDER BY published_at IS NULL, published_at DESC, resource_id DESC) AS browse_order
 FROM catalog_search_docs ORDER BY resource_id"""
+_DF_SQL = "SELECT term, df FROM catalog_search_vocab WHERE term IN :terms AND df > 0"
+_PREFIX_DF_SQL = "SELECT COALESCE(SUM(df), 0) FROM catalog_search_vocab WHERE term >= :lo AND term < :hi"
+# The token and the facet labels in one round trip: the departments and topics are short lists.
+_STATE_SQL = """
+SELECT 's', token, NULL, NULL FROM catalog_search_state WHERE id = 1
+UNION ALL SELECT 'd', CAST(id AS VARCHAR(20)), code, name FROM departments
+UNION ALL SELECT 't', code, name, NULL FROM catalog_topics"""
 _TERM_SQL = "SELECT resource_id, weight FROM catalog_search_terms WHERE term = :term ORDER BY resource_id"
 _PREFIX_SQL = "SELECT resource_id, weight FROM catalog_search_terms WHERE term >= :lo AND term < :hi"
 
@@ -150,25 +159,68 @@ class _Cache:
         self.docs: dict[str, tuple[str, DocTable]] = {}
         self.postings: OrderedDict[tuple[str, str, str, bool], Postings] = OrderedDict()
         self.size = 0
+        self.df: dict[tuple[str, str, str, bool], int] = {}
 
     def clear(self) -> None:
         with self.lock:
             self.docs.clear()
             self.postings.clear()
             self.size = 0
+            self.df.clear()
 
 
 _CACHE = _Cache()
 
 
 @dataclass(frozen=True)
+class Labels:
+    """Current names for facet values, read with the token: departments by id, topics by code."""
+
+    departments: dict[str, tuple[str, str]]
+    topics: dict[str, str]
+
+
+@dataclass(frozen=True)
 class IndexView:
-    """The index as one search sees it: the database, its token, its docs table."""
+    """The index as one search sees it: the database, its token, its docs table, facet labels."""
 
     db: Session
     where: str
     token: str
     docs: DocTable
+    labels: Labels
+
+    def document_frequencies(self, terms: list[str], *, prefix: bool = False) -> dict[str, int]:
+        """How many resources have each term (a prefix: the sum over its terms), from the vocabulary;
+        remembered per token. Terms no resource has are left out."""
+        out: dict[str, int] = {}
+        missing: list[str] = []
+        with _CACHE.lock:
+            for term in terms:
+                n = _CACHE.df.get((self.where, self.token, term, prefix))
+                if n is None:
+                    missing.append(term)
+                elif n:
+                    out[term] = n
+        found: dict[str, int] = {}
+        if missing and prefix:
+            for term in missing:
+                upper = term[:-1] + chr(ord(term[-1]) + 1)
+                found[term] = int(
+                    self.db.execute(text(_PREFIX_DF_SQL), {"lo": term, "hi": upper}).scalar() or 0
+                )
+        elif missing:
+            query = text(_DF_SQL).bindparams(bindparam("terms", expanding=True))
+            found = {t: 0 for t in missing} | {
+                t: int(n) for t, n in self.db.execute(query, {"terms": missing})
+            }
+        with _CACHE.lock:
+            if len(_CACHE.df) > DF_BUDGET:
+                _CACHE.df.clear()
+            for term, n in found.items():
+                _CACHE.df[(self.where, self.token, term, prefix)] = n
+        out.update((t, n) for t, n in found.items() if n)
+        return out
 
     def postings(self, term: str, *, prefix: bool = False, upper: str = "") -> Postings:
         """A term's postings (or those of every term in [term, upper) when ``prefix``), cached."""
@@ -197,18 +249,30 @@ def index_view(db: Session) -> IndexView:
     """The current index of ``db``'s database: reads the token, loads the docs table when it changed."""
     bind = db.get_bind()
     where = bind.engine.url.render_as_string(hide_password=True)
-    token = db.execute(text("SELECT token FROM catalog_search_state WHERE id = 1")).scalar() or ""
+    token = ""
+    departments: dict[str, tuple[str, str]] = {}
+    topics: dict[str, str] = {}
+    for kind, key, first, second in db.execute(text(_STATE_SQL)):
+        if kind == "s":
+            token = str(key)
+        elif kind == "d":
+            departments[str(key)] = (str(first), str(second))
+        else:
+            topics[str(key)] = str(first)
+    labels = Labels(departments, topics)
     with _CACHE.lock:
         held = _CACHE.docs.get(where)
     if held is not None and held[0] == token:
-        return IndexView(db, where, token, held[1])
+        return IndexView(db, where, token, held[1], labels)
     docs = _build_docs([tuple(r) for r in db.execute(text(_DOCS_SQL)).all()])
     with _CACHE.lock:
         _CACHE.docs[where] = (token, docs)
         stale = [k for k in _CACHE.postings if k[0] == where and k[1] != token]
         for k in stale:
             _CACHE.size -= len(_CACHE.postings.pop(k).ids)
-    return IndexView(db, where, token, docs)
+        for k in [k for k in _CACHE.df if k[0] == where and k[1] != token]:
+            del _CACHE.df[k]
+    return IndexView(db, where, token, docs, labels)
 
 
 def clear_cache() -> None:

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from zhengwu.catalog.search.indexing import PACKED_FACETS, facet_digit, unpack_facets
-from zhengwu.catalog.search.memory import DocTable, IndexView, IntArray, index_view
+from zhengwu.catalog.search.indexing import PACKED_FACETS, facet_digit
+from zhengwu.catalog.search.memory import DocTable, IndexView, IntArray, Labels, index_view
 from zhengwu.catalog.search.tokens import ParsedQuery, Term
 
 BoolArray = npt.NDArray[np.bool_]
@@ -53,31 +53,20 @@ def _upper(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
-def plan_terms(db: Session, parsed: ParsedQuery) -> list[tuple[Term, int]] | None:
+def plan_terms(view: IndexView, parsed: ParsedQuery) -> list[tuple[Term, int]] | None:
     """The terms the query needs, each with its document frequency, rarest first; None if some word
     cannot match at all (then nothing needs to be run).
 
     Per word, the first spelling whose terms all occur in the index is used (see ``tokens._cjk_word``).
     """
     exact = sorted({t.text for word in parsed.words for alt in word for t in alt if not t.prefix})
-    df: dict[str, int] = {}
-    if exact:
-        query = text("SELECT term, df FROM catalog_search_vocab WHERE term IN :terms AND df > 0")
-        query = query.bindparams(bindparam("terms", expanding=True))
-        df = {term: int(n) for term, n in db.execute(query, {"terms": exact})}
-    prefix_sql = text(
-        "SELECT COALESCE(SUM(df), 0) FROM catalog_search_vocab WHERE term >= :lo AND term < :hi"
-    )
+    prefixes = sorted({t.text for word in parsed.words for alt in word for t in alt if t.prefix})
+    df = view.document_frequencies(exact) if exact else {}
+    prefix_df = view.document_frequencies(prefixes, prefix=True) if prefixes else {}
     chosen: dict[Term, int] = {}
     for word in parsed.words:
         for alternative in word:
-            counts = []
-            for term in alternative:
-                if term.prefix:
-                    lo, hi = term.text, _upper(term.text)
-                    counts.append(int(db.execute(prefix_sql, {"lo": lo, "hi": hi}).scalar() or 0))
-                else:
-                    counts.append(df.get(term.text, 0))
+            counts = [(prefix_df if t.prefix else df).get(t.text, 0) for t in alternative]
             if all(counts):
                 chosen.update(zip(alternative, counts, strict=True))
                 break
@@ -114,7 +103,7 @@ def _match(view: IndexView, terms: list[tuple[Term, int]]) -> tuple[IntArray, In
     return pos[present], worst[present]
 
 
-def _filter_mask(db: Session, docs: DocTable, pos: IntArray, filters: Filters) -> BoolArray | None:
+def _filter_mask(labels: Labels, docs: DocTable, pos: IntArray, filters: Filters) -> BoolArray | None:
     """Which of the docs at ``pos`` pass the filters (None: no filter)."""
     mask: BoolArray | None = None
 
@@ -126,10 +115,7 @@ def _filter_mask(db: Session, docs: DocTable, pos: IntArray, filters: Filters) -
         if not values:
             continue
         if name == "provider":
-            query = text("SELECT id FROM departments WHERE code IN :codes").bindparams(
-                bindparam("codes", expanding=True)
-            )
-            wanted = {int(i) for (i,) in db.execute(query, {"codes": list(values)})}
+            wanted = {int(i) for i, (code, _) in labels.departments.items() if code in values}
             index = [i for i, p in enumerate(docs.providers) if p in wanted]
             both(np.isin(docs.provider[pos], index))
         elif name == "topic":
@@ -172,13 +158,15 @@ def _page(order_key: IntArray, page: int, page_size: int) -> IntArray:
 
 
 def _counts(docs: DocTable, pos: IntArray, out: Rows) -> None:
-    """Facet counts of the hits at ``pos``: one bincount per facet."""
-    packed = np.bincount(docs.facet_key[pos]) if len(pos) else np.empty(0, dtype=np.int64)
-    for key in np.flatnonzero(packed):
-        n = int(packed[key])
-        for name, choice in unpack_facets(int(key)).items():
-            if choice is not None:
-                out.facets[name][choice] = (None, out.facets[name].get(choice, (None, 0))[1] + n)
+    """Facet counts of the hits at ``pos``: one bincount per facet (the five small ones from the
+    counts of their packed keys)."""
+    packed = np.bincount(docs.facet_key[pos]) if len(pos) else np.zeros(1, dtype=np.int64)
+    keys = np.flatnonzero(packed)
+    for name, choices in PACKED_FACETS:
+        divisor, modulus, _ = facet_digit(name)
+        per = np.bincount((keys // divisor) % modulus, weights=packed[keys], minlength=modulus)
+        for digit in np.flatnonzero(per[1:]) + 1:
+            out.facets[name][choices[digit - 1]] = (None, int(per[digit]))
     providers = np.bincount(docs.provider[pos], minlength=len(docs.providers))
     for i in np.flatnonzero(providers):
         out.facets["provider"][str(docs.providers[i])] = (None, int(providers[i]))
@@ -210,12 +198,12 @@ def search_rows(
         pos = np.arange(docs.size, dtype=np.int64)
         rank = np.full(len(pos), RANK_BROWSE, dtype=np.int64)
     else:
-        terms = plan_terms(db, parsed)
+        terms = plan_terms(view, parsed)
         if terms is None:
             return out  # a word that no entry has
         pos, worst = _match(view, terms)
         rank = _rank(docs, pos, worst, parsed.key)
-    mask = _filter_mask(db, docs, pos, filters)
+    mask = _filter_mask(view.labels, docs, pos, filters)
     if mask is not None:
         pos, rank = pos[mask], rank[mask]
     out.total = len(pos)
@@ -227,24 +215,17 @@ def search_rows(
         order_key = (rank << 48) | (np.minimum(docs.name_len[pos], 0xFFFF) << 32) | docs.search_order[pos]
     shown = _page(order_key, page, page_size)
     out.hits = [(int(docs.ids[pos[i]]), int(rank[i])) for i in shown]
-    _label_groups(db, out)
+    _label_groups(view.labels, out)
     return out
 
 
-def _label_groups(db: Session, out: Rows) -> None:
+def _label_groups(labels: Labels, out: Rows) -> None:
     """Provider groups come back by department id: name them by code and current name; topics by name."""
     by_id = out.facets["provider"]
-    if by_id:
-        # All departments in one small read: the list is short, and one statement is cheaper than an IN.
-        names = {
-            str(i): (code, name)
-            for i, code, name in db.execute(text("SELECT id, code, name FROM departments"))
-        }
-        out.facets["provider"] = {names[k][0]: (names[k][1], n) for k, (_, n) in by_id.items() if k in names}
+    names = labels.departments
+    out.facets["provider"] = {names[k][0]: (names[k][1], n) for k, (_, n) in by_id.items() if k in names}
     topics = out.facets["topic"]
-    if topics:
-        labels = {code: name for code, name in db.execute(text("SELECT code, name FROM catalog_topics"))}
-        out.facets["topic"] = {code: (labels.get(code, code), n) for code, (_, n) in topics.items()}
+    out.facets["topic"] = {code: (labels.topics.get(code, code), n) for code, (_, n) in topics.items()}
 
 
 __all__ = ["PACKED_FACETS", "Filters", "Rows", "plan_terms", "search_rows"]

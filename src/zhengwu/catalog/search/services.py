@@ -334,9 +334,9 @@ def _assemble(
 
 
 @lru_cache(maxsize=50_000)
-def _plain(text: str) -> str:
+def _plain_pair(name: str, name_en: str) -> str:
     # Element names recur across thousands of resources.
-    return normalize(text)
+    return normalize(name) + " " + name_en.lower()
 
 
 def _enum(cls: type[Any], value: Any, default: Any) -> Any:
@@ -349,11 +349,14 @@ def _enum(cls: type[Any], value: Any, default: Any) -> Any:
 def _hit(doc: Any, snap: dict[str, Any], rank: int, needles: list[str], *, browsing: bool) -> SearchHit:
     matched: list[MatchedElement] = []
     elements = snap.get("elements") or []
-    if needles:
-        for element in elements:
-            name, name_en = str(element.get("name") or ""), str(element.get("name_en") or "")
-            plain = _plain(name) + " " + name_en.lower()
-            if any(n in plain for n in needles):
+    pairs = [(str(e.get("name") or ""), str(e.get("name_en") or "")) for e in elements] if needles else []
+    plains = [_plain_pair(name, name_en) for name, name_en in pairs]
+    # One test over all element names first: most hits of a name query match no element at all.
+    joined = "\n".join(plains)
+    present = [n for n in needles if n in joined]
+    if present:
+        for (name, name_en), plain in zip(pairs, plains, strict=True):
+            if any(n in plain for n in present):
                 matched.append(
                     MatchedElement(name=name, name_en=name_en, name_html=str(highlight(name, needles)))
                 )
