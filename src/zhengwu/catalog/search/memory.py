@@ -151,6 +151,14 @@ def _build_postings(rows: list[tuple[object, ...]], *, prefix: bool) -> Postings
     return Postings(ids, weights)
 
 
+@dataclass(frozen=True)
+class Labels:
+    """Current names for facet values, read with the token: departments by id, topics by code."""
+
+    departments: dict[str, tuple[str, str]]
+    topics: dict[str, str]
+
+
 class _Cache:
     """The docs table of each database (the latest token only) and an LRU of posting lists."""
 
@@ -160,6 +168,7 @@ class _Cache:
         self.postings: OrderedDict[tuple[str, str, str, bool], Postings] = OrderedDict()
         self.size = 0
         self.df: dict[tuple[str, str, str, bool], int] = {}
+        self.labels: dict[str, Labels] = {}
 
     def clear(self) -> None:
         with self.lock:
@@ -167,17 +176,10 @@ class _Cache:
             self.postings.clear()
             self.size = 0
             self.df.clear()
+            self.labels.clear()
 
 
 _CACHE = _Cache()
-
-
-@dataclass(frozen=True)
-class Labels:
-    """Current names for facet values, read with the token: departments by id, topics by code."""
-
-    departments: dict[str, tuple[str, str]]
-    topics: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -245,10 +247,12 @@ class IndexView:
         return postings
 
 
-def index_view(db: Session) -> IndexView:
-    """The current index of ``db``'s database: reads the token, loads the docs table when it changed."""
-    bind = db.get_bind()
-    where = bind.engine.url.render_as_string(hide_password=True)
+def _where(db: Session) -> str:
+    return db.get_bind().engine.url.render_as_string(hide_password=True)
+
+
+def read_state(db: Session) -> tuple[str, Labels]:
+    """The index token and the current facet labels, in one read."""
     token = ""
     departments: dict[str, tuple[str, str]] = {}
     topics: dict[str, str] = {}
@@ -259,9 +263,30 @@ def index_view(db: Session) -> IndexView:
             departments[str(key)] = (str(first), str(second))
         else:
             topics[str(key)] = str(first)
-    labels = Labels(departments, topics)
+    return token, Labels(departments, topics)
+
+
+def held_view(db: Session) -> IndexView:
+    """The index as this process last saw it for ``db``'s database, without asking the database (the
+    caller checks the token afterwards, in the same read as the page of hits); read afresh when nothing
+    is held yet."""
+    where = _where(db)
     with _CACHE.lock:
         held = _CACHE.docs.get(where)
+        labels = _CACHE.labels.get(where)
+    if held is None or labels is None:
+        return index_view(db)
+    return IndexView(db, where, held[0], held[1], labels)
+
+
+def index_view(db: Session, state: tuple[str, Labels] | None = None) -> IndexView:
+    """The current index of ``db``'s database (``state`` as just read, or read now): the docs table is
+    loaded again when the token changed."""
+    where = _where(db)
+    token, labels = state if state is not None else read_state(db)
+    with _CACHE.lock:
+        held = _CACHE.docs.get(where)
+        _CACHE.labels[where] = labels
     if held is not None and held[0] == token:
         return IndexView(db, where, token, held[1], labels)
     docs = _build_docs([tuple(r) for r in db.execute(text(_DOCS_SQL)).all()])

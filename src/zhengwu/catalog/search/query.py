@@ -13,16 +13,20 @@ docs/benchmarks.md, “Catalog search”).
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import text
+from sqlalchemy import BigInteger, Integer, String, bindparam, column, text
 from sqlalchemy.orm import Session
 
 from zhengwu.catalog.search.indexing import PACKED_FACETS, facet_digit
-from zhengwu.catalog.search.memory import DocTable, IndexView, IntArray, Labels, index_view
+from zhengwu.catalog.search.memory import DocTable, IndexView, IntArray, Labels, held_view, index_view
 from zhengwu.catalog.search.tokens import ParsedQuery, Term
+from zhengwu.db import UTCDateTime
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -47,6 +51,19 @@ class Rows:
     hits: list[tuple[int, int]] = field(default_factory=list)
     facets: dict[str, dict[str, tuple[str | None, int]]] = field(default_factory=dict)
     total: int = 0
+    pages: dict[int, PageDoc] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PageDoc:
+    """What the page shows of one hit: the resource and its snapshot in force (what was indexed)."""
+
+    code: str
+    published_version: int
+    published_at: dt.datetime | None
+    provider_code: str
+    provider_name: str
+    snapshot: dict[str, Any]
 
 
 def _upper(prefix: str) -> str:
@@ -175,8 +192,8 @@ def _counts(docs: DocTable, pos: IntArray, out: Rows) -> None:
         out.facets["topic"][str(docs.topics[i])] = (None, int(topics[i]))
 
 
-def search_rows(
-    db: Session,
+def _compute(
+    view: IndexView,
     *,
     parsed: ParsedQuery,
     filters: Filters,
@@ -184,14 +201,11 @@ def search_rows(
     page_size: int,
     code_query: str | None,
 ) -> Rows:
-    """Match, filter, rank and count over the in-memory index (see ``memory.py``): the page of hits in
-    order, exact facet counts and the total."""
-    view = index_view(db)
     docs = view.docs
     out = Rows(facets={name: {} for name in FACETS})
     browse = parsed.empty or code_query is not None
     if code_query is not None:
-        found = db.execute(text("SELECT id FROM catalog_resources WHERE code = :code"), {"code": code_query})
+        found = view.db.execute(text("SELECT id FROM catalog_resources WHERE code = :c"), {"c": code_query})
         pos = docs.positions(np.array(sorted(int(i) for (i,) in found), dtype=np.int64))
         rank = np.zeros(len(pos), dtype=np.int64)
     elif parsed.empty:
@@ -215,8 +229,94 @@ def search_rows(
         order_key = (rank << 48) | (np.minimum(docs.name_len[pos], 0xFFFF) << 32) | docs.search_order[pos]
     shown = _page(order_key, page, page_size)
     out.hits = [(int(docs.ids[pos[i]]), int(rank[i])) for i in shown]
-    _label_groups(view.labels, out)
     return out
+
+
+# The page's resources with their snapshot in force, and (to check what the hits were computed from)
+# the index token and the facet labels: one round trip, which matters most when the machine is busy.
+_PAGE_SQL = """
+SELECT 'r', CAST(r.id AS VARCHAR(20)), r.code, CAST(v.snapshot AS TEXT), r.published_version,
+       r.provider_id, r.published_at
+FROM catalog_resources AS r
+JOIN catalog_resource_versions AS v ON v.resource_id = r.id AND v.version = r.published_version
+WHERE r.id IN :ids
+UNION ALL SELECT 's', token, NULL, NULL, NULL, NULL, NULL FROM catalog_search_state WHERE id = 1
+UNION ALL SELECT 'd', CAST(id AS VARCHAR(20)), code, name, NULL, NULL, NULL FROM departments
+UNION ALL SELECT 't', code, name, NULL, NULL, NULL, NULL FROM catalog_topics"""
+# (The resources come first: PostgreSQL types each column of a UNION from its first typed branch.)
+_PAGE = (
+    text(_PAGE_SQL)
+    .bindparams(bindparam("ids", expanding=True))
+    .columns(
+        column("kind", String()),
+        column("k", String()),
+        column("a", String()),
+        column("b", String()),
+        column("version", Integer()),
+        column("provider_id", BigInteger()),
+        column("published_at", UTCDateTime()),
+    )
+)
+
+
+def _read_page(db: Session, ids: list[int]) -> tuple[str, Labels, dict[int, PageDoc]]:
+    token = ""
+    departments: dict[str, tuple[str, str]] = {}
+    topics: dict[str, str] = {}
+    found: list[tuple[int, str, str, int, int, dt.datetime | None]] = []
+    for kind, key, first, second, version, provider_id, published_at in db.execute(_PAGE, {"ids": ids}):
+        if kind == "s":
+            token = str(key)
+        elif kind == "d":
+            departments[str(key)] = (str(first), str(second))
+        elif kind == "t":
+            topics[str(key)] = str(first)
+        else:
+            found.append((int(key), str(first), str(second), int(version), int(provider_id), published_at))
+    pages: dict[int, PageDoc] = {}
+    for rid, code, snapshot, version, provider_id, published_at in found:
+        provider = departments.get(str(provider_id), ("", ""))
+        snap = json.loads(snapshot) if snapshot else {}
+        pages[rid] = PageDoc(code, version, published_at, provider[0], provider[1], snap)
+    return token, Labels(departments, topics), pages
+
+
+def _provider_ids(labels: Labels, filters: Filters) -> set[str]:
+    codes = filters.values.get("provider", ())
+    return {i for i, (code, _) in labels.departments.items() if code in codes} if codes else set()
+
+
+def search_rows(
+    db: Session,
+    *,
+    parsed: ParsedQuery,
+    filters: Filters,
+    page: int,
+    page_size: int,
+    code_query: str | None,
+) -> Rows:
+    """Match, filter, rank and count over the in-memory index (see ``memory.py``): the page of hits in
+    order with their snapshots, exact facet counts and the total.
+
+    The hits are computed from the index as this process last saw it, and the read of the page's rows
+    returns the current token too: when the index changed meanwhile (or a filtered department did), the
+    search runs again on the current index. A search is thus one round trip when nothing changed.
+    """
+    view = held_view(db)
+    for attempt in range(3):
+        out = _compute(
+            view, parsed=parsed, filters=filters, page=page, page_size=page_size, code_query=code_query
+        )
+        token, labels, pages = _read_page(db, [rid for rid, _ in out.hits])
+        current = token == view.token and _provider_ids(labels, filters) == _provider_ids(
+            view.labels, filters
+        )
+        view = index_view(db, (token, labels))
+        if current or attempt == 2:
+            out.pages = pages
+            _label_groups(labels, out)
+            return out
+    raise AssertionError("unreachable")
 
 
 def _label_groups(labels: Labels, out: Rows) -> None:
@@ -228,4 +328,4 @@ def _label_groups(labels: Labels, out: Rows) -> None:
     out.facets["topic"] = {code: (labels.topics.get(code, code), n) for code, (_, n) in topics.items()}
 
 
-__all__ = ["PACKED_FACETS", "Filters", "Rows", "plan_terms", "search_rows"]
+__all__ = ["PACKED_FACETS", "Filters", "PageDoc", "Rows", "plan_terms", "search_rows"]

@@ -28,23 +28,19 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from zhengwu.accounts.models import Department
 from zhengwu.accounts.permissions import Actor, require_authenticated
 from zhengwu.catalog.models import (
     Delivery,
     OpenType,
-    Resource,
     ResourceCategory,
-    ResourceVersion,
     ShareType,
     UpdateFrequency,
 )
 from zhengwu.catalog.schemas import ENUM_LABELS_ZH, RESOURCE_CODE_PATTERN
 from zhengwu.catalog.search.indexing import delete_index, published_sources, rebuild_index, write_index
-from zhengwu.catalog.search.query import Filters, Rows, search_rows
+from zhengwu.catalog.search.query import Filters, PageDoc, Rows, search_rows
 from zhengwu.catalog.search.schemas import (
     FACET_NAMES,
     FacetValue,
@@ -258,7 +254,7 @@ def resource_search(
         code_query=code_query,
     )
     return _assemble(
-        db, rows, parsed=parsed, filters=filters, page=page, page_size=page_size, code_query=code_query
+        rows, parsed=parsed, filters=filters, page=page, page_size=page_size, code_query=code_query
     )
 
 
@@ -268,7 +264,6 @@ def _label(name: str, value: str) -> str:
 
 
 def _assemble(
-    db: Session,
     rows: Rows,
     *,
     parsed: ParsedQuery,
@@ -292,36 +287,14 @@ def _assemble(
             key=lambda f: (-f.count, f.label),
         )
     hits, total = rows.hits, rows.total
-    ids = [rid for rid, _ in hits]
-    # The page's resources with the snapshot in force (what was indexed), in one round trip.
-    query = (
-        select(
-            Resource.id,
-            Resource.code,
-            Resource.published_version,
-            Resource.published_at,
-            Department.code.label("provider_code"),
-            Department.name.label("provider_name"),
-            ResourceVersion.snapshot,
-        )
-        .join(Department, Department.id == Resource.provider_id)
-        .join(
-            ResourceVersion,
-            and_(
-                ResourceVersion.resource_id == Resource.id,
-                ResourceVersion.version == Resource.published_version,
-            ),
-        )
-        .where(Resource.id.in_(ids))
-    )
-    docs = {row.id: row for row in db.execute(query)} if ids else {}
+    docs = rows.pages
     needles = list(parsed.highlights) + ([code_query] if code_query else [])
     results: list[SearchHit] = []
     for rid, rank in hits:
         doc = docs.get(rid)
         if doc is None:
             continue
-        results.append(_hit(doc, doc.snapshot or {}, rank, needles, browsing=parsed.empty and not code_query))
+        results.append(_hit(doc, doc.snapshot, rank, needles, browsing=parsed.empty and not code_query))
     return SearchResult(
         count=total,
         page=page,
@@ -346,7 +319,7 @@ def _enum(cls: type[Any], value: Any, default: Any) -> Any:
         return default
 
 
-def _hit(doc: Any, snap: dict[str, Any], rank: int, needles: list[str], *, browsing: bool) -> SearchHit:
+def _hit(doc: PageDoc, snap: dict[str, Any], rank: int, needles: list[str], *, browsing: bool) -> SearchHit:
     matched: list[MatchedElement] = []
     elements = snap.get("elements") or []
     pairs = [(str(e.get("name") or ""), str(e.get("name_en") or "")) for e in elements] if needles else []
