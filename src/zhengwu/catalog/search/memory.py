@@ -53,8 +53,10 @@ _STATE_SQL = """
 SELECT 's', token, NULL, NULL FROM catalog_search_state WHERE id = 1
 UNION ALL SELECT 'd', CAST(id AS VARCHAR(20)), code, name FROM departments
 UNION ALL SELECT 't', code, name, NULL FROM catalog_topics"""
-_TERM_SQL = "SELECT resource_id, weight FROM catalog_search_terms WHERE term = :term ORDER BY resource_id"
-_PREFIX_SQL = "SELECT resource_id, weight FROM catalog_search_terms WHERE term >= :lo AND term < :hi"
+# Read through the driver's own cursor (binary on PostgreSQL): a few times faster than through
+# SQLAlchemy rows for tens of thousands of postings. ``{p}`` is the driver's placeholder.
+_TERM_SQL = "SELECT resource_id, weight FROM catalog_search_terms WHERE term = {p} ORDER BY resource_id"
+_PREFIX_SQL = "SELECT resource_id, weight FROM catalog_search_terms WHERE term >= {p} AND term < {p}"
 
 
 @dataclass(frozen=True)
@@ -139,9 +141,8 @@ def _build_docs(rows: list[tuple[object, ...]]) -> DocTable:
 def _build_postings(rows: list[tuple[object, ...]], *, prefix: bool) -> Postings:
     if not rows:
         return Postings(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int8))
-    ids_col, weights_col = zip(*rows, strict=True)
-    ids = np.array(ids_col, dtype=np.int64)
-    weights = np.array(weights_col, dtype=np.int8)
+    pairs = np.array(rows, dtype=np.int64).reshape(-1, 2)
+    ids, weights = pairs[:, 0].copy(), pairs[:, 1].astype(np.int8)
     if prefix:
         # Several terms of one resource can share the prefix: keep one entry per resource, its best weight.
         order = np.lexsort((weights, ids))
@@ -232,11 +233,8 @@ class IndexView:
             if found is not None:
                 _CACHE.postings.move_to_end(key)
                 return found
-        if prefix:
-            rows = self.db.execute(text(_PREFIX_SQL), {"lo": term, "hi": upper}).all()
-        else:
-            rows = self.db.execute(text(_TERM_SQL), {"term": term}).all()
-        postings = _build_postings([tuple(r) for r in rows], prefix=prefix)
+        sql, params = (_PREFIX_SQL, (term, upper)) if prefix else (_TERM_SQL, (term,))
+        postings = _build_postings(_fetch(self.db, sql, params), prefix=prefix)
         with _CACHE.lock:
             if key not in _CACHE.postings and len(postings.ids) <= POSTING_BUDGET // 4:
                 _CACHE.postings[key] = postings
@@ -245,6 +243,16 @@ class IndexView:
                     _, old = _CACHE.postings.popitem(last=False)
                     _CACHE.size -= len(old.ids)
         return postings
+
+
+def _fetch(db: Session, sql: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
+    """All rows of ``sql`` through the driver's cursor, in the session's transaction."""
+    raw = db.connection().connection.driver_connection
+    if db.get_bind().dialect.name == "postgresql":
+        with raw.cursor(binary=True) as cur:  # type: ignore[union-attr]
+            cur.execute(sql.format(p="%s"), params)
+            return list(cur.fetchall())
+    return list(raw.execute(sql.format(p="?"), params).fetchall())  # type: ignore[union-attr]
 
 
 def _where(db: Session) -> str:
@@ -289,7 +297,7 @@ def index_view(db: Session, state: tuple[str, Labels] | None = None) -> IndexVie
         _CACHE.labels[where] = labels
     if held is not None and held[0] == token:
         return IndexView(db, where, token, held[1], labels)
-    docs = _build_docs([tuple(r) for r in db.execute(text(_DOCS_SQL)).all()])
+    docs = _build_docs(_fetch(db, _DOCS_SQL, ()))
     with _CACHE.lock:
         _CACHE.docs[where] = (token, docs)
         stale = [k for k in _CACHE.postings if k[0] == where and k[1] != token]
