@@ -45,7 +45,7 @@ class Filters:
 
 @dataclass
 class Rows:
-    """What the statement returned, sorted out: hits (resource id, rank) in page order, facet counts
+    """What a search found: hits (resource id, rank) in page order, facet counts
     as facet → value → (label or None, count), and the total."""
 
     hits: list[tuple[int, int]] = field(default_factory=list)

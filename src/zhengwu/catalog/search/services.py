@@ -8,15 +8,15 @@ being edited, a draft or a withdrawn entry cannot be found. The entry lifecycle 
 
 Matching (``tokens.py``, ``query.py``). Index and query are segmented with jieba (search mode; names
 also by character bigrams and single characters, and by pinyin initials). A query is an AND of words;
-each word uses the first of its spellings whose terms all occur in the index. The same SQL runs on
-PostgreSQL and SQLite over one inverted index: from the rarest term's postings, the other terms probed.
+each word uses the first of its spellings whose terms all occur in the index. Both backends hold one
+inverted index; matching starts from the rarest term's postings (``query.py``).
 
 Ranking, best first: exact name (or resource code), name prefix, every word in the name, every word in
 name/keywords/topic/provider/summary, then matches that need the data elements; within a rank shorter
 names first, then the most recently published.
 
-Facets count the hits of the current query *and* filters (as CKAN does), in the same statement as the
-page of hits.
+Facets count the hits of the current query *and* filters (as CKAN does), exactly, over the in-memory
+copy of the index (``memory.py``) that the page of hits comes from.
 """
 
 from __future__ import annotations

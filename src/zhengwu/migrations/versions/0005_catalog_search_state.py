@@ -33,7 +33,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_catalog_search_state")),
     )
     # Random here too: two fresh databases must not share a token.
-    op.execute(f"INSERT INTO catalog_search_state (id, token) VALUES (1, '{secrets.token_hex(16)}')")
+    state = sa.table(
+        "catalog_search_state", sa.column("id", sa.SmallInteger()), sa.column("token", sa.String())
+    )
+    op.bulk_insert(state, [{"id": 1, "token": secrets.token_hex(16)}])
 
 
 def downgrade() -> None:
