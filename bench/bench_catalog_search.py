@@ -760,7 +760,7 @@ def run(
 ) -> dict[str, Any]:
     if reuse:
         # A database kept by an earlier --keep run: migrate it, re-index if asked, and time the queries.
-        workdir = Path(reuse).parent if backend == "sqlite" else Path(tempfile.mkdtemp(prefix="bench-"))
+        workdir = Path(reuse).parent if backend == "sqlite" else Path(tempfile.gettempdir())
         url = reuse_database(backend, reuse)
     else:
         workdir = Path(tempfile.mkdtemp(prefix="bench-search-"))
