@@ -647,6 +647,15 @@ def fresh_database(backend: str, workdir: Path) -> str:
     return make_url(PG_ADMIN_URL).set(database=BENCH_DB).render_as_string(hide_password=False)
 
 
+REINDEX = False
+
+
+def reuse_database(backend: str, reuse: str) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{reuse}"
+    return make_url(PG_ADMIN_URL).set(database=BENCH_DB).render_as_string(hide_password=False)
+
+
 def drop_database(backend: str) -> None:
     if backend == "postgresql":
         admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -741,25 +750,46 @@ def machine_info() -> str:
 
 
 def run(
-    backend: str, resources: int, elements_per: int, per_type: int, reps: int, keep: bool
+    backend: str,
+    resources: int,
+    elements_per: int,
+    per_type: int,
+    reps: int,
+    keep: bool,
+    reuse: str = "",
 ) -> dict[str, Any]:
-    workdir = Path(tempfile.mkdtemp(prefix="bench-search-"))
-    url = fresh_database(backend, workdir)
+    if reuse:
+        # A database kept by an earlier --keep run: migrate it, re-index if asked, and time the queries.
+        workdir = Path(reuse).parent if backend == "sqlite" else Path(tempfile.gettempdir())
+        url = reuse_database(backend, reuse)
+    else:
+        workdir = Path(tempfile.mkdtemp(prefix="bench-search-"))
+        url = fresh_database(backend, workdir)
+        if backend == "sqlite":
+            print(f"SQLite database file: {workdir / 'bench.db'}")
     database = Database(make_engine(url))
     upgrade(database.engine)
     corpus = Corpus(resources, elements_per)
     t0 = time.perf_counter()
-    (load_postgres if backend == "postgresql" else load_sqlite)(
-        url if backend == "postgresql" else url[len("sqlite:///") :], corpus
-    )
+    if not reuse:
+        (load_postgres if backend == "postgresql" else load_sqlite)(
+            url if backend == "postgresql" else url[len("sqlite:///") :], corpus
+        )
+    else:
+        list(corpus.resources())  # the same random stream: the queries are those of the loading run
     t_load = time.perf_counter() - t0
     t0 = time.perf_counter()
+    indexed = 0
     with database.session() as db:
-        indexed = search_index_rebuild(db)
+        if not reuse or REINDEX:
+            indexed = search_index_rebuild(db)
+        else:
+            indexed = int(db.execute(text("SELECT count(*) FROM catalog_search_docs")).scalar() or 0)
     t_index = time.perf_counter() - t0
     with database.engine.connect() as conn:
         if backend == "postgresql":
-            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
+            if not reuse or REINDEX:
+                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
             version = conn.exec_driver_sql("SHOW server_version").scalar()
             sizes = conn.exec_driver_sql(
                 "SELECT pg_size_pretty(pg_total_relation_size('catalog_search_docs')), "
@@ -769,7 +799,8 @@ def run(
             ).one()
             size = f"docs {sizes[0]}, postings {sizes[3]:,} rows, {sizes[1]} (key {sizes[2]})"
         else:
-            conn.exec_driver_sql("ANALYZE")
+            if not reuse or REINDEX:
+                conn.exec_driver_sql("ANALYZE")
             version = sqlite3.sqlite_version
             postings = conn.exec_driver_sql("SELECT count(*) FROM catalog_search_terms").scalar() or 0
             megabytes = os.path.getsize(workdir / "bench.db") / 1e6
@@ -780,17 +811,25 @@ def run(
     rng = random.Random(11)
     plan = queries(corpus, rng, per_type)
     results: dict[str, list[float]] = {}
+    # CPU time of this (client) process per search: what the search costs here whatever the load.
+    client_cpu: dict[str, list[float]] = {}
     counts: dict[str, list[int]] = {}
     with database.session() as db:
-        for calls in plan.values():  # warm-up: caches, compiled statements, the jieba dictionary
+        # Warm-up: caches, compiled statements, the jieba dictionary, the in-memory docs table and the
+        # posting lists of the queried terms. Timed too: the first run of each query is the cold figure.
+        cold: dict[str, list[float]] = {}
+        for kind, calls in plan.items():
             for kw in calls:
+                start = time.perf_counter()
                 resource_search(db, actor=READER, **kw)
+                cold.setdefault(kind, []).append((time.perf_counter() - start) * 1000)
         for _round in range(reps):
             for kind, calls in plan.items():
                 for kw in calls:
-                    start = time.perf_counter()
+                    start, cpu = time.perf_counter(), time.process_time()
                     found = resource_search(db, actor=READER, **kw)
                     results.setdefault(kind, []).append((time.perf_counter() - start) * 1000)
+                    client_cpu.setdefault(kind, []).append((time.process_time() - cpu) * 1000)
                     counts.setdefault(kind, []).append(found.count)
         baseline: list[float] = []
         like = text(
@@ -805,11 +844,15 @@ def run(
                     lambda p=p: (db.execute(like, {"p": p}).all(), db.execute(count, {"p": p}).scalar()), 1
                 )
     typical = [v for k in TYPICAL for v in results[k]]
-    print("\n| query type | runs | hits (median) | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|---|")
+    print(
+        "\n| query type | runs | hits (median) | p50 ms | p95 ms | p99 ms | first run p50 / max ms "
+        "| client CPU p50 ms |\n|---|---|---|---|---|---|---|---|"
+    )
     for kind, values in results.items():
         print(
             f"| {kind} | {len(values)} | {statistics.median(counts[kind]):,.0f} | {pct(values, 50):.1f} | "
-            f"{pct(values, 95):.1f} | {pct(values, 99):.1f} |"
+            f"{pct(values, 95):.1f} | {pct(values, 99):.1f} | "
+            f"{pct(cold[kind], 50):.1f} / {max(cold[kind]):.1f} | {pct(client_cpu[kind], 50):.1f} |"
         )
     print(
         f"| **typical (all above but browse, broad)** | {len(typical)} |  | {pct(typical, 50):.1f} | "
@@ -835,11 +878,27 @@ def main() -> None:
     parser.add_argument("--queries-per-type", type=int, default=10)
     parser.add_argument("--reps", type=int, default=5, help="Timed rounds over every query.")
     parser.add_argument("--keep", action="store_true", help="Keep the PostgreSQL benchmark database.")
+    parser.add_argument(
+        "--reuse",
+        default="",
+        help="Time the queries on a database kept by --keep: 'pg' for PostgreSQL, the file path for SQLite.",
+    )
+    parser.add_argument("--reindex", action="store_true", help="With --reuse: rebuild the index first.")
     args = parser.parse_args()
+    global REINDEX
+    REINDEX = args.reindex
     print(f"# Catalog search benchmark\n\n{machine_info()}; {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
     backends = ["postgresql", "sqlite"] if args.backend == "both" else [args.backend]
     for backend in backends:
-        run(backend, args.resources, args.elements_per_resource, args.queries_per_type, args.reps, args.keep)
+        run(
+            backend,
+            args.resources,
+            args.elements_per_resource,
+            args.queries_per_type,
+            args.reps,
+            args.keep or bool(args.reuse),
+            args.reuse,
+        )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ into a temporary table and copies them across in key order.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -269,6 +270,17 @@ _VOCAB_ADD = (
 _VOCAB_SUB = "UPDATE catalog_search_vocab SET df = df - 1 WHERE term = :term"
 
 
+_STATE_SET = "UPDATE catalog_search_state SET token = :token WHERE id = 1"
+_STATE_ADD = "INSERT INTO catalog_search_state (id, token) VALUES (1, :token)"
+
+
+def touch_index(db: Session) -> None:
+    """Record that the index changed: a new random token, in the caller's transaction (see ``memory``)."""
+    token = {"token": secrets.token_hex(16)}
+    if db.execute(text(_STATE_SET), token).rowcount == 0:  # type: ignore[attr-defined]
+        db.execute(text(_STATE_ADD), token)
+
+
 def write_index(db: Session, sources: Iterable[Source]) -> int:
     """Index a few resources (publication, revision); their old rows must be deleted first."""
     writer = _Writer(db, bulk=False)
@@ -278,6 +290,7 @@ def write_index(db: Session, sources: Iterable[Source]) -> int:
     writer.flush()
     if terms:
         db.execute(text(_VOCAB_ADD), terms)
+    touch_index(db)
     return writer.count
 
 
@@ -321,6 +334,7 @@ def rebuild_index(db: Session) -> int:
             "SELECT term, count(*) FROM catalog_search_terms GROUP BY term"
         )
     )
+    touch_index(db)
     return writer.count
 
 
@@ -346,3 +360,4 @@ def delete_index(db: Session, resource_ids: Sequence[int]) -> None:
         db.connection().execute(by_key, [{"k_term": k["term"], "k_id": k["resource_id"]} for k in keys])
     db.execute(delete(SearchDocTerms).where(SearchDocTerms.resource_id.in_(resource_ids)))
     db.execute(delete(SearchDoc).where(SearchDoc.resource_id.in_(resource_ids)))
+    touch_index(db)

@@ -117,3 +117,16 @@ class SearchDocTerms(Base):
         BigId, ForeignKey("catalog_search_docs.resource_id", ondelete="CASCADE"), primary_key=True
     )
     terms: Mapped[str] = mapped_column(Text)
+
+
+class SearchState(Base):
+    """One row (id 1): a random token replaced by every change of the index.
+
+    Process-memory copies of index data (``memory.py``) are keyed by it, so none outlives the index it
+    was read from; random rather than a counter, so that a rolled-back change's value never returns.
+    """
+
+    __tablename__ = "catalog_search_state"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    token: Mapped[str] = mapped_column(String(32))

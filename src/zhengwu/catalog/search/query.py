@@ -1,48 +1,37 @@
-# ruff: noqa: S608 - SQL text is assembled from fixed identifiers and placeholder names only (see below).
-"""The SQL of one search: matching rows, their rank, the page of hits and the facet counts in one statement.
+"""One search over the index: its terms, matching, filtering, ranking, the page of hits and facet counts.
 
-Matching reads postings only: the rarest term's postings are one range of the ``catalog_search_terms``
-key, and each other term is one probe per candidate (see ``match_sql``). The matching docs rows go into a
-materialised CTE ``m`` with their rank; the page of hits and the counts are read from it and come back
-together as ``(facet, value, label, n, name_len, published_at)`` rows:
+``plan_terms`` asks the vocabulary which spelling of each word occurs and how often (one small read).
+Everything else runs over the arrays of ``memory.py``: the rarest term's sorted resource ids, narrowed by
+a binary search in each other term's; the filters and the rank as vectorised passes over the docs
+table; the page by a partial sort of one packed integer key (rank, name length, then newest first);
+each facet counted with one ``bincount`` over the hits. Counts are exact, whatever the number of hits.
 
-- ``('_hit', resource_id, NULL, rank, name_len, published_at)`` for the page (sorted again in Python:
-  the order of a UNION ALL is not guaranteed);
-- ``('_packed', facet_key, NULL, count, …)``: counts of the five small facets packed into one number;
-- ``('provider', department id, …)``, ``('topic', topic code, …)`` and ``('_total', NULL, NULL, count, …)``.
-
-PostgreSQL counts everything in one pass (GROUPING SETS); SQLite with one GROUP BY per group.
-
-The statement is written as SQL text with bound parameters rather than built with SQLAlchemy's
-expression language: building and caching the expression tree of a many-term query cost more client
-time (about 10 ms) than running it. Every value is a bound parameter; only fixed identifiers and
-placeholder names are formatted into the text.
+Before this, one SQL statement matched, ranked and counted (a materialised CTE of the hits with GROUPING
+SETS); at 100,000 resources a broad word cost 100–200 ms of per-row database work on every query (see
+docs/benchmarks.md, “Catalog search”).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Integer, String, bindparam, column, text
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import BigInteger, Integer, String, bindparam, column, text
 from sqlalchemy.orm import Session
 
-from zhengwu.catalog.search.indexing import PACKED_FACETS, facet_digit, unpack_facets
+from zhengwu.catalog.search.indexing import PACKED_FACETS, facet_digit
+from zhengwu.catalog.search.memory import DocTable, IndexView, IntArray, Labels, held_view, index_view
 from zhengwu.catalog.search.tokens import ParsedQuery, Term
 from zhengwu.db import UTCDateTime
 
+BoolArray = npt.NDArray[np.bool_]
+
 FACETS = ("provider", "category", "topic", "share_type", "open_type", "delivery", "update_frequency")
 RANK_BROWSE = 5
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_RESULT_COLUMNS = (
-    column("facet", String()),
-    column("value", String()),
-    column("label", String()),
-    column("n", Integer()),
-    column("name_len", Integer()),
-    column("published_at", UTCDateTime()),
-)
 
 
 @dataclass(frozen=True)
@@ -56,55 +45,45 @@ class Filters:
 
 @dataclass
 class Rows:
-    """What the statement returned, sorted out: hits (resource id, rank) in page order, facet counts
+    """What a search found: hits (resource id, rank) in page order, facet counts
     as facet → value → (label or None, count), and the total."""
 
     hits: list[tuple[int, int]] = field(default_factory=list)
     facets: dict[str, dict[str, tuple[str | None, int]]] = field(default_factory=dict)
     total: int = 0
+    pages: dict[int, PageDoc] = field(default_factory=dict)
 
 
-class _Params:
-    """Collects bound parameters and hands out their placeholder names."""
+@dataclass(frozen=True)
+class PageDoc:
+    """What the page shows of one hit: the resource and its snapshot in force (what was indexed)."""
 
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def add(self, value: Any) -> str:
-        name = f"p{len(self.values)}"
-        self.values[name] = value
-        return ":" + name
+    code: str
+    published_version: int
+    published_at: dt.datetime | None
+    provider_code: str
+    provider_name: str
+    snapshot: dict[str, Any]
 
 
 def _upper(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
-def plan_terms(db: Session, parsed: ParsedQuery) -> list[tuple[Term, int]] | None:
+def plan_terms(view: IndexView, parsed: ParsedQuery) -> list[tuple[Term, int]] | None:
     """The terms the query needs, each with its document frequency, rarest first; None if some word
     cannot match at all (then nothing needs to be run).
 
     Per word, the first spelling whose terms all occur in the index is used (see ``tokens._cjk_word``).
     """
     exact = sorted({t.text for word in parsed.words for alt in word for t in alt if not t.prefix})
-    df: dict[str, int] = {}
-    if exact:
-        query = text("SELECT term, df FROM catalog_search_vocab WHERE term IN :terms AND df > 0")
-        query = query.bindparams(bindparam("terms", expanding=True))
-        df = {term: int(n) for term, n in db.execute(query, {"terms": exact})}
-    prefix_sql = text(
-        "SELECT COALESCE(SUM(df), 0) FROM catalog_search_vocab WHERE term >= :lo AND term < :hi"
-    )
+    prefixes = sorted({t.text for word in parsed.words for alt in word for t in alt if t.prefix})
+    df = view.document_frequencies(exact) if exact else {}
+    prefix_df = view.document_frequencies(prefixes, prefix=True) if prefixes else {}
     chosen: dict[Term, int] = {}
     for word in parsed.words:
         for alternative in word:
-            counts = []
-            for term in alternative:
-                if term.prefix:
-                    lo, hi = term.text, _upper(term.text)
-                    counts.append(int(db.execute(prefix_sql, {"lo": lo, "hi": hi}).scalar() or 0))
-                else:
-                    counts.append(df.get(term.text, 0))
+            counts = [(prefix_df if t.prefix else df).get(t.text, 0) for t in alternative]
             if all(counts):
                 chosen.update(zip(alternative, counts, strict=True))
                 break
@@ -113,174 +92,198 @@ def plan_terms(db: Session, parsed: ParsedQuery) -> list[tuple[Term, int]] | Non
     return sorted(chosen.items(), key=lambda item: item[1])
 
 
-def match_sql(terms: list[tuple[Term, int]], params: _Params, *, postgres: bool) -> str:
-    """A SELECT of resources having every term: ``resource_id``, ``w`` (the worst of the terms' best-field
-    weights) and the facet and ordering columns the postings carry.
+def _match(view: IndexView, terms: list[tuple[Term, int]]) -> tuple[IntArray, IntArray]:
+    """Docs positions of the resources having every term, and the worst of the terms' best-field weights.
 
-    It starts from the rarest term's postings and probes the others for those candidates only, so its
-    cost follows the rarest term, not the commonest (“信息” is in almost every name).
+    From the rarest term's postings, each other term's sorted ids are searched for the candidates that
+    remain, so the work follows the rarest term (“信息” is in almost every name).
     """
-    driver, df = terms[0]
-    # The LIMIT never cuts (a term has exactly df postings; the bound is generous all the same): it tells
-    # the planner how many candidates there are, which its statistics cannot know for a rare term, so a
-    # few hundred candidates are looked up by key instead of joined against a scan of every doc.
-    bound = params.add(2 * df + 1000)
-    carried = "facet_key, provider_id, topic_code, name_len, published_at"
-    if driver.prefix:
-        lo, hi = params.add(driver.text), params.add(_upper(driver.text))
-        # Several terms of one resource can share the prefix: one row per resource, its best weight.
-        start = (
-            "SELECT resource_id, MIN(weight) AS w, MIN(facet_key) AS facet_key, "
-            "MIN(provider_id) AS provider_id, MIN(topic_code) AS topic_code, MIN(name_len) AS name_len, "
-            "MIN(published_at) AS published_at "
-            f"FROM catalog_search_terms WHERE term >= {lo} AND term < {hi} GROUP BY resource_id LIMIT {bound}"
-        )
-    else:
-        first = params.add(driver.text)
-        start = (
-            f"SELECT resource_id, weight AS w, {carried} FROM catalog_search_terms "
-            f"WHERE term = {first} LIMIT {bound}"
-        )
-    columns = ["c0.resource_id", "c0.w AS w0", *(f"c0.{c}" for c in carried.split(", "))]
-    joins: list[str] = []
-    conditions: list[str] = []
-    for i, (term, _) in enumerate(terms[1:], start=1):
-        if term.prefix:
-            lo, hi = params.add(term.text), params.add(_upper(term.text))
-            columns.append(
-                f"(SELECT MIN(weight) FROM catalog_search_terms WHERE term >= {lo} AND term < {hi} "
-                f"AND resource_id = c0.resource_id) AS w{i}"
-            )
-            conditions.append(f"w{i} IS NOT NULL")
-        else:
-            joins.append(
-                f"JOIN catalog_search_terms AS t{i} ON t{i}.term = {params.add(term.text)} "
-                f"AND t{i}.resource_id = c0.resource_id"
-            )
-            columns.append(f"t{i}.weight AS w{i}")
-    weights = [f"w{i}" for i in range(len(terms))]
-    worst = (
-        weights[0] if len(weights) == 1 else ("GREATEST" if postgres else "MAX") + f"({', '.join(weights)})"
-    )
-    inner = f"SELECT {', '.join(columns)} FROM ({start}) AS c0 {' '.join(joins)}"
-    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-    return f"SELECT resource_id, {worst} AS w, {carried} FROM ({inner}) AS x{where}"
+    ids: IntArray | None = None
+    worst: IntArray = np.empty(0, dtype=np.int64)
+    for term, _ in terms:
+        upper = _upper(term.text) if term.prefix else ""
+        postings = view.postings(term.text, prefix=term.prefix, upper=upper)
+        if ids is None:
+            ids, worst = postings.ids, postings.weights.astype(np.int64)
+            continue
+        if not len(ids) or not len(postings.ids):
+            return np.empty(0, dtype=np.int64), worst[:0]
+        at = np.minimum(np.searchsorted(postings.ids, ids), len(postings.ids) - 1)
+        found = postings.ids[at] == ids
+        ids = ids[found]
+        worst = np.maximum(worst[found], postings.weights[at[found]])
+    if ids is None:
+        return np.empty(0, dtype=np.int64), worst
+    docs = view.docs
+    pos = np.minimum(np.searchsorted(docs.ids, ids), max(docs.size - 1, 0))
+    present = docs.ids[pos] == ids if docs.size else np.zeros(len(ids), dtype=bool)
+    return pos[present], worst[present]
 
 
-def _where(filters: Filters, params: _Params, *, docs: bool) -> list[str]:
-    clauses: list[str] = []
+def _filter_mask(labels: Labels, docs: DocTable, pos: IntArray, filters: Filters) -> BoolArray | None:
+    """Which of the docs at ``pos`` pass the filters (None: no filter)."""
+    mask: BoolArray | None = None
+
+    def both(more: BoolArray) -> None:
+        nonlocal mask
+        mask = more if mask is None else mask & more
+
     for name, values in filters.values.items():
         if not values:
             continue
         if name == "provider":
-            codes = ", ".join(params.add(v) for v in values)
-            clauses.append(f"d.provider_id IN (SELECT id FROM departments WHERE code IN ({codes}))")
+            wanted = {int(i) for i, (code, _) in labels.departments.items() if code in values}
+            index = [i for i, p in enumerate(docs.providers) if p in wanted]
+            both(np.isin(docs.provider[pos], index))
         elif name == "topic":
-            clauses.append(f"d.topic_code IN ({', '.join(params.add(v) for v in values)})")
+            index = [i for i, t in enumerate(docs.topics) if t is not None and t in values]
+            both(np.isin(docs.topic[pos], index))
         else:
             divisor, modulus, digits = facet_digit(name)
-            wanted = ", ".join(str(digits[v]) for v in values if v in digits) or "-1"
-            clauses.append(f"(d.facet_key / {divisor}) % {modulus} IN ({wanted})")
+            wanted_digits = [digits[v] for v in values if v in digits]
+            both(np.isin((docs.facet_key[pos] // divisor) % modulus, wanted_digits))
     if filters.classification:
         prefix = filters.classification
-        length, value = params.add(len(prefix)), params.add(prefix)
-        if docs:
-            clauses.append(f"substr(d.classification, 1, {length}) = {value}")
-        else:
-            clauses.append(
-                "d.resource_id IN (SELECT resource_id FROM catalog_search_docs "
-                f"WHERE substr(classification, 1, {length}) = {value})"
-            )
-    return clauses
+        inside = np.zeros(docs.size, dtype=bool)
+        inside[docs.class_range(prefix, _upper(prefix))] = True
+        both(inside[pos])
+    return mask
 
 
-_COUNTS_POSTGRES = """
-SELECT CASE f.g WHEN 3 THEN '_packed' WHEN 5 THEN 'provider' WHEN 6 THEN 'topic' ELSE '_total' END,
-       CASE f.g WHEN 3 THEN CAST(f.facet_key AS VARCHAR) WHEN 5 THEN CAST(f.provider_id AS VARCHAR)
-                WHEN 6 THEN f.topic_code END,
-       CAST(NULL AS VARCHAR), f.n, CAST(NULL AS INTEGER), CAST(NULL AS TIMESTAMPTZ)
-FROM (SELECT facet_key, provider_id, topic_code, GROUPING(facet_key, provider_id, topic_code) AS g,
-             count(*) AS n
-      FROM m GROUP BY GROUPING SETS ((facet_key), (provider_id), (topic_code), ())) AS f"""
-# GROUPING() sets bit 2 - i when key i is *not* grouped in the row's set: 3 = (facet_key),
-# 5 = (provider_id), 6 = (topic_code), 7 = the grand total.
-
-_COUNTS_GENERIC = """
-SELECT '_packed', CAST(facet_key AS VARCHAR), NULL, count(*), NULL, NULL FROM m GROUP BY facet_key
-UNION ALL SELECT 'provider', CAST(provider_id AS VARCHAR), NULL, count(*), NULL, NULL
-  FROM m GROUP BY provider_id
-UNION ALL SELECT 'topic', topic_code, NULL, count(*), NULL, NULL FROM m GROUP BY topic_code
-UNION ALL SELECT '_total', NULL, NULL, count(*), NULL, NULL FROM m"""
+def _rank(docs: DocTable, pos: IntArray, worst: IntArray, key: str) -> IntArray:
+    """Rank of each hit: 0 exact name, 1 name prefix, 2 every word in the name, 3 in name, keywords,
+    topic, provider or summary, 4 only through data elements."""
+    rank = np.where(worst == 1, 2, np.where(worst <= 3, 3, 4)).astype(np.int64)
+    prefix = np.zeros(docs.size, dtype=bool)
+    prefix[docs.name_range(key, _upper(key))] = True
+    rank[prefix[pos]] = 1
+    exact = np.zeros(docs.size, dtype=bool)
+    exact[docs.name_range(key, key + "\x00")] = True
+    rank[exact[pos]] = 0
+    return rank
 
 
-def _statement(
-    terms: list[tuple[Term, int]] | None,
+def _page(order_key: IntArray, page: int, page_size: int) -> IntArray:
+    """Indices into ``order_key`` of the requested page, in order: a partial sort of the first pages."""
+    wanted = page * page_size
+    if len(order_key) > wanted:
+        first = np.argpartition(order_key, wanted - 1)[:wanted]
+    else:
+        first = np.arange(len(order_key))
+    first = first[np.argsort(order_key[first], kind="stable")]
+    return first[(page - 1) * page_size : wanted]
+
+
+def _counts(docs: DocTable, pos: IntArray, out: Rows) -> None:
+    """Facet counts of the hits at ``pos``: one bincount per facet (the five small ones from the
+    counts of their packed keys)."""
+    packed = np.bincount(docs.facet_key[pos]) if len(pos) else np.zeros(1, dtype=np.int64)
+    keys = np.flatnonzero(packed)
+    for name, choices in PACKED_FACETS:
+        divisor, modulus, _ = facet_digit(name)
+        per = np.bincount((keys // divisor) % modulus, weights=packed[keys], minlength=modulus)
+        for digit in np.flatnonzero(per[1:]) + 1:
+            out.facets[name][choices[digit - 1]] = (None, int(per[digit]))
+    providers = np.bincount(docs.provider[pos], minlength=len(docs.providers))
+    for i in np.flatnonzero(providers):
+        out.facets["provider"][str(docs.providers[i])] = (None, int(providers[i]))
+    topics = np.bincount(docs.topic[pos], minlength=len(docs.topics))
+    for i in np.flatnonzero(topics[1:]) + 1:
+        out.facets["topic"][str(docs.topics[i])] = (None, int(topics[i]))
+
+
+def _compute(
+    view: IndexView,
+    *,
     parsed: ParsedQuery,
     filters: Filters,
-    code_query: str | None,
-    *,
     page: int,
     page_size: int,
-    postgres: bool,
-) -> tuple[str, dict[str, Any]]:
-    params = _Params()
+    code_query: str | None,
+) -> Rows:
+    docs = view.docs
+    out = Rows(facets={name: {} for name in FACETS})
     browse = parsed.empty or code_query is not None
-    fulltext = not browse and bool(terms)
-    clauses = _where(filters, params, docs=not fulltext)
-    source = "catalog_search_docs AS d"
     if code_query is not None:
-        code = params.add(code_query)
-        clauses.append(f"d.resource_id IN (SELECT id FROM catalog_resources WHERE code = {code})")
-        rank = "0"
-    elif not fulltext or terms is None:
-        rank = str(RANK_BROWSE)
+        found = view.db.execute(text("SELECT id FROM catalog_resources WHERE code = :c"), {"c": code_query})
+        pos = docs.positions(np.array(sorted(int(i) for (i,) in found), dtype=np.int64))
+        rank = np.zeros(len(pos), dtype=np.int64)
+    elif parsed.empty:
+        pos = np.arange(docs.size, dtype=np.int64)
+        rank = np.full(len(pos), RANK_BROWSE, dtype=np.int64)
     else:
-        key, upper = params.add(parsed.key), params.add(_upper(parsed.key))
-        exact = f"SELECT resource_id FROM catalog_search_docs WHERE name_key = {key}"
-        prefix = f"SELECT resource_id FROM catalog_search_docs WHERE name_key >= {key} AND name_key < {upper}"
-        rank = (
-            f"CASE WHEN d.resource_id IN ({exact}) THEN 0 WHEN d.resource_id IN ({prefix}) THEN 1 "
-            "WHEN d.w = 1 THEN 2 WHEN d.w <= 3 THEN 3 ELSE 4 END"
-        )
-        source = f"({match_sql(terms, params, postgres=postgres)}) AS d"
-    where = " WHERE " + " AND ".join(clauses) if clauses else ""
-    order = (
-        "published_at DESC, resource_id DESC" if browse else "rank, name_len, published_at DESC, resource_id"
+        terms = plan_terms(view, parsed)
+        if terms is None:
+            return out  # a word that no entry has
+        pos, worst = _match(view, terms)
+        rank = _rank(docs, pos, worst, parsed.key)
+    mask = _filter_mask(view.labels, docs, pos, filters)
+    if mask is not None:
+        pos, rank = pos[mask], rank[mask]
+    out.total = len(pos)
+    _counts(docs, pos, out)
+    if browse:
+        order_key = docs.browse_order[pos]
+    else:
+        # rank, then shorter names, then newest first and id (search_order), packed into one integer.
+        order_key = (rank << 48) | (np.minimum(docs.name_len[pos], 0xFFFF) << 32) | docs.search_order[pos]
+    shown = _page(order_key, page, page_size)
+    out.hits = [(int(docs.ids[pos[i]]), int(rank[i])) for i in shown]
+    return out
+
+
+# The page's resources with their snapshot in force, and (to check what the hits were computed from)
+# the index token and the facet labels: one round trip, which matters most when the machine is busy.
+_PAGE_SQL = """
+SELECT 'r', CAST(r.id AS VARCHAR(20)), r.code, CAST(v.snapshot AS TEXT), r.published_version,
+       r.provider_id, r.published_at
+FROM catalog_resources AS r
+JOIN catalog_resource_versions AS v ON v.resource_id = r.id AND v.version = r.published_version
+WHERE r.id IN :ids
+UNION ALL SELECT 's', token, NULL, NULL, NULL, NULL, NULL FROM catalog_search_state WHERE id = 1
+UNION ALL SELECT 'd', CAST(id AS VARCHAR(20)), code, name, NULL, NULL, NULL FROM departments
+UNION ALL SELECT 't', code, name, NULL, NULL, NULL, NULL FROM catalog_topics"""
+# (The resources come first: PostgreSQL types each column of a UNION from its first typed branch.)
+_PAGE = (
+    text(_PAGE_SQL)
+    .bindparams(bindparam("ids", expanding=True))
+    .columns(
+        column("kind", String()),
+        column("k", String()),
+        column("a", String()),
+        column("b", String()),
+        column("version", Integer()),
+        column("provider_id", BigInteger()),
+        column("published_at", UTCDateTime()),
     )
-    # Identifiers and placeholders only are formatted in; every value is a bound parameter.
-    limit, offset = params.add(page_size), params.add((page - 1) * page_size)
-    cols = f"d.resource_id, d.name_len, d.published_at, d.facet_key, d.provider_id, d.topic_code, {rank}"
-    matched = f"SELECT {cols} AS rank FROM {source}{where}"
-    page_cols = "resource_id, rank, name_len, published_at"
-    page_sql = f"SELECT {page_cols} FROM m ORDER BY {order} LIMIT {limit} OFFSET {offset}"
-    hit_cols = (
-        "'_hit', CAST(p.resource_id AS VARCHAR), CAST(NULL AS VARCHAR), p.rank, p.name_len, p.published_at"
-    )
-    hits = f"SELECT {hit_cols} FROM ({page_sql}) AS p"
-    counts = _COUNTS_POSTGRES if postgres else _COUNTS_GENERIC
-    sql = f"WITH m AS MATERIALIZED ({matched}) {hits} UNION ALL {counts}"
-    return sql, params.values
+)
 
 
-def _run_cached_cost(db: Session, statement: Any, values: dict[str, Any]) -> Any:
-    """Run on PostgreSQL with ``random_page_cost`` 1.1 for this statement only.
+def _read_page(db: Session, ids: list[int]) -> tuple[str, Labels, dict[int, PageDoc]]:
+    token = ""
+    departments: dict[str, tuple[str, str]] = {}
+    topics: dict[str, str] = {}
+    found: list[tuple[int, str, str, int, int, dt.datetime | None]] = []
+    for kind, key, first, second, version, provider_id, published_at in db.execute(_PAGE, {"ids": ids}):
+        if kind == "s":
+            token = str(key)
+        elif kind == "d":
+            departments[str(key)] = (str(first), str(second))
+        elif kind == "t":
+            topics[str(key)] = str(first)
+        else:
+            found.append((int(key), str(first), str(second), int(version), int(provider_id), published_at))
+    pages: dict[int, PageDoc] = {}
+    for rid, code, snapshot, version, provider_id, published_at in found:
+        provider = departments.get(str(provider_id), ("", ""))
+        snap = json.loads(snapshot) if snapshot else {}
+        pages[rid] = PageDoc(code, version, published_at, provider[0], provider[1], snap)
+    return token, Labels(departments, topics), pages
 
-    The index is small and hot (or on SSD): looking up a few thousand candidates by key is then far
-    cheaper than the default cost of 4 per random page makes it look, and without this the planner hashes
-    every doc row even for a word with a thousand hits (16 ms instead of 3 ms at 100,000 resources).
-    """
-    saved = db.execute(
-        text("SELECT current_setting('random_page_cost'), set_config('random_page_cost', '1.1', true)")
-    ).scalar_one()
-    try:
-        return db.execute(statement, values).all()
-    finally:
-        db.execute(text("SELECT set_config('random_page_cost', :v, true)"), {"v": saved})
 
-
-def _sort_key(browse: bool, rank: int, name_len: int, published_at: Any, rid: int) -> tuple[Any, ...]:
-    stamp = (published_at - _EPOCH).total_seconds() if isinstance(published_at, dt.datetime) else 0.0
-    return (-stamp, -rid) if browse else (rank, name_len, -stamp, rid)
+def _provider_ids(labels: Labels, filters: Filters) -> set[str]:
+    codes = filters.values.get("provider", ())
+    return {i for i, (code, _) in labels.departments.items() if code in codes} if codes else set()
 
 
 def search_rows(
@@ -292,50 +295,37 @@ def search_rows(
     page_size: int,
     code_query: str | None,
 ) -> Rows:
-    """Run the search statement and sort its rows into hits, facet counts and the total."""
-    postgres = db.get_bind().dialect.name == "postgresql"
-    terms = None if parsed.empty or code_query is not None else plan_terms(db, parsed)
-    if terms is None and not parsed.empty and code_query is None:
-        return Rows(facets={name: {} for name in FACETS})  # a word that no entry has
-    sql, values = _statement(
-        terms, parsed, filters, code_query, page=page, page_size=page_size, postgres=postgres
-    )
-    statement = text(sql).columns(*_RESULT_COLUMNS)
-    rows = _run_cached_cost(db, statement, values) if postgres else db.execute(statement, values).all()
-    browse = parsed.empty or code_query is not None
-    out = Rows(facets={name: {} for name in FACETS})
-    found: list[tuple[tuple[Any, ...], int, int]] = []
-    for facet, value, _label, n, name_len, published_at in rows:
-        if facet == "_hit":
-            rid = int(value)
-            found.append((_sort_key(browse, int(n), int(name_len), published_at, rid), rid, int(n)))
-        elif facet == "_total":
-            out.total = int(n)
-        elif facet == "_packed":
-            for name, choice in unpack_facets(int(value)).items():
-                if choice is not None:
-                    out.facets[name][choice] = (None, out.facets[name].get(choice, (None, 0))[1] + int(n))
-        elif value is not None:
-            out.facets[facet][str(value)] = (None, int(n))
-    out.hits = [(rid, rank) for _, rid, rank in sorted(found)]
-    _label_groups(db, out)
-    return out
+    """Match, filter, rank and count over the in-memory index (see ``memory.py``): the page of hits in
+    order with their snapshots, exact facet counts and the total.
+
+    The hits are computed from the index as this process last saw it, and the read of the page's rows
+    returns the current token too: when the index changed meanwhile (or a filtered department did), the
+    search runs again on the current index. A search is thus one round trip when nothing changed.
+    """
+    view = held_view(db)
+    for attempt in range(3):
+        out = _compute(
+            view, parsed=parsed, filters=filters, page=page, page_size=page_size, code_query=code_query
+        )
+        token, labels, pages = _read_page(db, [rid for rid, _ in out.hits])
+        current = token == view.token and _provider_ids(labels, filters) == _provider_ids(
+            view.labels, filters
+        )
+        view = index_view(db, (token, labels))
+        if current or attempt == 2:
+            out.pages = pages
+            _label_groups(labels, out)
+            return out
+    raise AssertionError("unreachable")
 
 
-def _label_groups(db: Session, out: Rows) -> None:
+def _label_groups(labels: Labels, out: Rows) -> None:
     """Provider groups come back by department id: name them by code and current name; topics by name."""
     by_id = out.facets["provider"]
-    if by_id:
-        # All departments in one small read: the list is short, and one statement is cheaper than an IN.
-        names = {
-            str(i): (code, name)
-            for i, code, name in db.execute(text("SELECT id, code, name FROM departments"))
-        }
-        out.facets["provider"] = {names[k][0]: (names[k][1], n) for k, (_, n) in by_id.items() if k in names}
+    names = labels.departments
+    out.facets["provider"] = {names[k][0]: (names[k][1], n) for k, (_, n) in by_id.items() if k in names}
     topics = out.facets["topic"]
-    if topics:
-        labels = {code: name for code, name in db.execute(text("SELECT code, name FROM catalog_topics"))}
-        out.facets["topic"] = {code: (labels.get(code, code), n) for code, (_, n) in topics.items()}
+    out.facets["topic"] = {code: (labels.topics.get(code, code), n) for code, (_, n) in topics.items()}
 
 
-__all__ = ["PACKED_FACETS", "Filters", "Rows", "match_sql", "plan_terms", "search_rows"]
+__all__ = ["PACKED_FACETS", "Filters", "PageDoc", "Rows", "plan_terms", "search_rows"]

@@ -8,15 +8,15 @@ being edited, a draft or a withdrawn entry cannot be found. The entry lifecycle 
 
 Matching (``tokens.py``, ``query.py``). Index and query are segmented with jieba (search mode; names
 also by character bigrams and single characters, and by pinyin initials). A query is an AND of words;
-each word uses the first of its spellings whose terms all occur in the index. The same SQL runs on
-PostgreSQL and SQLite over one inverted index: from the rarest term's postings, the other terms probed.
+each word uses the first of its spellings whose terms all occur in the index. Both backends hold one
+inverted index; matching starts from the rarest term's postings (``query.py``).
 
 Ranking, best first: exact name (or resource code), name prefix, every word in the name, every word in
 name/keywords/topic/provider/summary, then matches that need the data elements; within a rank shorter
 names first, then the most recently published.
 
-Facets count the hits of the current query *and* filters (as CKAN does), in the same statement as the
-page of hits.
+Facets count the hits of the current query *and* filters (as CKAN does), exactly, over the in-memory
+copy of the index (``memory.py``) that the page of hits comes from.
 """
 
 from __future__ import annotations
@@ -28,23 +28,19 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from zhengwu.accounts.models import Department
 from zhengwu.accounts.permissions import Actor, require_authenticated
 from zhengwu.catalog.models import (
     Delivery,
     OpenType,
-    Resource,
     ResourceCategory,
-    ResourceVersion,
     ShareType,
     UpdateFrequency,
 )
 from zhengwu.catalog.schemas import ENUM_LABELS_ZH, RESOURCE_CODE_PATTERN
 from zhengwu.catalog.search.indexing import delete_index, published_sources, rebuild_index, write_index
-from zhengwu.catalog.search.query import Filters, Rows, search_rows
+from zhengwu.catalog.search.query import Filters, PageDoc, Rows, search_rows
 from zhengwu.catalog.search.schemas import (
     FACET_NAMES,
     FacetValue,
@@ -258,7 +254,7 @@ def resource_search(
         code_query=code_query,
     )
     return _assemble(
-        db, rows, parsed=parsed, filters=filters, page=page, page_size=page_size, code_query=code_query
+        rows, parsed=parsed, filters=filters, page=page, page_size=page_size, code_query=code_query
     )
 
 
@@ -268,7 +264,6 @@ def _label(name: str, value: str) -> str:
 
 
 def _assemble(
-    db: Session,
     rows: Rows,
     *,
     parsed: ParsedQuery,
@@ -292,36 +287,14 @@ def _assemble(
             key=lambda f: (-f.count, f.label),
         )
     hits, total = rows.hits, rows.total
-    ids = [rid for rid, _ in hits]
-    # The page's resources with the snapshot in force (what was indexed), in one round trip.
-    query = (
-        select(
-            Resource.id,
-            Resource.code,
-            Resource.published_version,
-            Resource.published_at,
-            Department.code.label("provider_code"),
-            Department.name.label("provider_name"),
-            ResourceVersion.snapshot,
-        )
-        .join(Department, Department.id == Resource.provider_id)
-        .join(
-            ResourceVersion,
-            and_(
-                ResourceVersion.resource_id == Resource.id,
-                ResourceVersion.version == Resource.published_version,
-            ),
-        )
-        .where(Resource.id.in_(ids))
-    )
-    docs = {row.id: row for row in db.execute(query)} if ids else {}
+    docs = rows.pages
     needles = list(parsed.highlights) + ([code_query] if code_query else [])
     results: list[SearchHit] = []
     for rid, rank in hits:
         doc = docs.get(rid)
         if doc is None:
             continue
-        results.append(_hit(doc, doc.snapshot or {}, rank, needles, browsing=parsed.empty and not code_query))
+        results.append(_hit(doc, doc.snapshot, rank, needles, browsing=parsed.empty and not code_query))
     return SearchResult(
         count=total,
         page=page,
@@ -334,9 +307,9 @@ def _assemble(
 
 
 @lru_cache(maxsize=50_000)
-def _plain(text: str) -> str:
+def _plain_pair(name: str, name_en: str) -> str:
     # Element names recur across thousands of resources.
-    return normalize(text)
+    return normalize(name) + " " + name_en.lower()
 
 
 def _enum(cls: type[Any], value: Any, default: Any) -> Any:
@@ -346,14 +319,17 @@ def _enum(cls: type[Any], value: Any, default: Any) -> Any:
         return default
 
 
-def _hit(doc: Any, snap: dict[str, Any], rank: int, needles: list[str], *, browsing: bool) -> SearchHit:
+def _hit(doc: PageDoc, snap: dict[str, Any], rank: int, needles: list[str], *, browsing: bool) -> SearchHit:
     matched: list[MatchedElement] = []
     elements = snap.get("elements") or []
-    if needles:
-        for element in elements:
-            name, name_en = str(element.get("name") or ""), str(element.get("name_en") or "")
-            plain = _plain(name) + " " + name_en.lower()
-            if any(n in plain for n in needles):
+    pairs = [(str(e.get("name") or ""), str(e.get("name_en") or "")) for e in elements] if needles else []
+    plains = [_plain_pair(name, name_en) for name, name_en in pairs]
+    # One test over all element names first: most hits of a name query match no element at all.
+    joined = "\n".join(plains)
+    present = [n for n in needles if n in joined]
+    if present:
+        for (name, name_en), plain in zip(pairs, plains, strict=True):
+            if any(n in plain for n in present):
                 matched.append(
                     MatchedElement(name=name, name_en=name_en, name_html=str(highlight(name, needles)))
                 )

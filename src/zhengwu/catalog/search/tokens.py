@@ -322,10 +322,20 @@ def parse_query(q: str) -> ParsedQuery:
 # --- Highlighting ------------------------------------------------------------------------------------
 
 
-def _normalized_with_map(text: str) -> tuple[str, list[int]]:
+@lru_cache(maxsize=20_000)
+def _normal_char(ch: str) -> str:
+    return unicodedata.normalize("NFKC", ch).lower()
+
+
+def _normalized_with_map(text: str) -> tuple[str, list[int] | range]:
     lowered = text.lower()
     if len(lowered) == len(text) and unicodedata.is_normalized("NFKC", text):
-        return lowered, list(range(len(text)))  # the common case: positions do not move
+        return lowered, range(len(text))  # the common case: positions do not move
+    # Chinese text with full-width punctuation (，：) is not NFKC: normalise character by character
+    # (cached), and when every character stays one character positions still do not move.
+    joined = "".join(map(_normal_char, text))
+    if len(joined) == len(text):
+        return joined, range(len(text))
     chars: list[str] = []
     origin: list[int] = []
     for i, ch in enumerate(text):
