@@ -95,8 +95,8 @@ def group_dict(group: Group, *, package_count: int | None = None) -> dict[str, A
     return out
 
 
-def resource_dict(dist: Distribution, package_uuid: str) -> dict[str, Any]:
-    """A distribution as a CKAN resource."""
+def resource_dict(dist: Distribution, package_uuid: str, *, datastore_active: bool = False) -> dict[str, Any]:
+    """A distribution as a CKAN resource (``datastore_active`` when its table is in the datastore)."""
     return {
         "id": dist.uuid,
         "package_id": package_uuid,
@@ -114,12 +114,17 @@ def resource_dict(dist: Distribution, package_uuid: str) -> dict[str, Any]:
         "url_type": None,
         "hash": "",
         "cache_url": None,
-        "datastore_active": False,
+        "datastore_active": datastore_active,
     }
 
 
 def package_dict(
-    dataset: Dataset, department: Department, groups: list[Group], *, catalog_url: str | None = None
+    dataset: Dataset,
+    department: Department,
+    groups: list[Group],
+    *,
+    catalog_url: str | None = None,
+    datastore_ids: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """A dataset as CKAN's ``package_show`` answers it."""
     lic = LICENSES_BY_ID.get(dataset.license_id)
@@ -164,7 +169,10 @@ def package_dict(
             }
             for g in groups
         ],
-        "resources": [resource_dict(d, dataset.uuid) for d in dataset.distributions],
+        "resources": [
+            resource_dict(d, dataset.uuid, datastore_active=d.uuid in datastore_ids)
+            for d in dataset.distributions
+        ],
         "extras": [{"key": k, "value": v} for k, v in sorted(dataset.extras.items())],
         "relationships_as_object": [],
         "relationships_as_subject": [],

@@ -24,6 +24,8 @@ from zhengwu.accounts.permissions import Actor, require_authenticated, require_d
 from zhengwu.audit.services import audit_record
 from zhengwu.db import utcnow
 from zhengwu.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from zhengwu.opendata.datastore.models import DatastoreTable
+from zhengwu.opendata.datastore.services import datastore_delete, datastore_set_open
 from zhengwu.opendata.licenses import DEFAULT_LICENSE_ID, LICENSES_BY_ID
 from zhengwu.opendata.models import (
     Dataset,
@@ -138,7 +140,57 @@ def dataset_dict(db: Session, dataset: Dataset) -> dict[str, Any]:
     """The CKAN dictionary of a dataset (no authorization: callers checked visibility)."""
     department = db.get(Department, dataset.organization_id)
     assert department is not None  # FK RESTRICT
-    return package_dict(dataset, department, _groups_of(db, dataset), catalog_url=catalog_url(dataset))
+    return package_dict(
+        dataset,
+        department,
+        _groups_of(db, dataset),
+        catalog_url=catalog_url(dataset),
+        datastore_ids=datastore_ids(db, [d.uuid for d in dataset.distributions]),
+    )
+
+
+# --- The datastore tables of distributions -----------------------------------------------------------
+
+
+def datastore_ids(db: Session, resource_ids: list[str]) -> frozenset[str]:
+    """Which of these distributions have a table in the datastore (CKAN's ``datastore_active``)."""
+    if not resource_ids:
+        return frozenset()
+    return frozenset(
+        db.scalars(select(DatastoreTable.resource_id).where(DatastoreTable.resource_id.in_(resource_ids)))
+    )
+
+
+def is_public(dataset: Dataset) -> bool:
+    """Active and not private: its tables may be read by everyone and by ``datastore_search_sql``."""
+    return dataset.state == DatasetState.ACTIVE and not dataset.private
+
+
+def dataset_is_public(db: Session, *, ref: str) -> bool:
+    """Is the dataset ``ref`` active and public (no authorization: a yes/no about a known dataset)?"""
+    return is_public(dataset_by_ref(db, ref))
+
+
+def dataset_manage_check(db: Session, *, actor: Actor, ref: str) -> None:
+    """PermissionDenied (or NotFound) unless ``actor`` may write the dataset ``ref``."""
+    _load_for_write(db, actor, ref)
+
+
+def datastore_sync_open(db: Session, *, actor: Actor, dataset: Dataset) -> None:
+    """Open the tables of a public dataset, close those of a private or deleted one.
+
+    ``datastore_search_sql`` sees open tables only, so this runs whenever visibility may change
+    (publication, update, patch, delete). ``actor`` is the dataset's manager (checked by the caller).
+    """
+    wanted = is_public(dataset)
+    ids = [d.uuid for d in dataset.distributions]
+    if not ids:
+        return
+    rows = db.scalars(
+        select(DatastoreTable).where(DatastoreTable.resource_id.in_(ids), DatastoreTable.is_open != wanted)
+    ).all()
+    for row in rows:
+        datastore_set_open(db, actor=actor, resource_id=row.resource_id, is_open=wanted)
 
 
 def index_entry(db: Session, dataset: Dataset) -> IndexEntry:
@@ -507,6 +559,7 @@ def dataset_update(
     if dataset.state == DatasetState.DELETED and payload.get("state") == "active":
         dataset.state = DatasetState.ACTIVE
     reindex(db, dataset)
+    datastore_sync_open(db, actor=actor, dataset=dataset)
     audit_record(
         db,
         actor=actor,
@@ -524,6 +577,7 @@ def dataset_delete(db: Session, *, actor: Actor, ref: str) -> None:
     dataset.state = DatasetState.DELETED
     dataset.metadata_modified = utcnow()
     reindex(db, dataset)
+    datastore_sync_open(db, actor=actor, dataset=dataset)
     audit_record(
         db,
         actor=actor,
@@ -546,6 +600,16 @@ def _distribution_by_ref(db: Session, ref: str) -> Distribution:
     return dist
 
 
+def distribution_by_uuid(db: Session, ref: str) -> Distribution:
+    """A distribution by its CKAN id (not checked for visibility)."""
+    return _distribution_by_ref(db, ref)
+
+
+def resource_out(db: Session, dist: Distribution) -> dict[str, Any]:
+    """The CKAN resource dict of a distribution, with ``datastore_active``."""
+    return resource_dict(dist, dist.dataset.uuid, datastore_active=bool(datastore_ids(db, [dist.uuid])))
+
+
 def distribution_get(db: Session, *, actor: Actor, ref: str) -> dict[str, Any]:
     """``resource_show``."""
     dist = _distribution_by_ref(db, ref)
@@ -553,7 +617,7 @@ def distribution_get(db: Session, *, actor: Actor, ref: str) -> dict[str, Any]:
         raise NotFound(
             "资源不存在", message_en="Resource was not found.", code="opendata.resource", field="id"
         )
-    return resource_dict(dist, dist.dataset.uuid)
+    return resource_out(db, dist)
 
 
 def _dist_in(payload: dict[str, Any]) -> DistributionIn:
@@ -607,6 +671,9 @@ def distribution_delete(db: Session, *, actor: Actor, ref: str) -> None:
     """``resource_delete``."""
     dist = _distribution_by_ref(db, ref)
     dataset = _load_for_write(db, actor, dist.dataset.uuid)
+    if datastore_ids(db, [dist.uuid]):
+        # CKAN drops a resource's datastore table with the resource.
+        datastore_delete(db, actor=actor, resource_id=dist.uuid)
     dataset.distributions.remove(dist)
     for i, d in enumerate(dataset.distributions):
         d.position = i

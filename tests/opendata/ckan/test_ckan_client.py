@@ -139,3 +139,31 @@ def test_ckanapi_sees_ckan_errors(live: Live) -> None:
         q="内部", include_private=True
     )
     assert private["count"] == 1
+
+
+def test_ckanapi_uploads_and_searches_the_datastore(live: Live, tmp_path: Path) -> None:
+    writer = ckanapi.RemoteCKAN(live.url, apikey=live.publisher.token, user_agent="zhengwu-tests")
+    anon = ckanapi.RemoteCKAN(live.url, user_agent="zhengwu-tests")
+    path = tmp_path / "stops.csv"
+    path.write_text(
+        "站点,线路,上车人数\n武林广场,1路,120\n西湖文化广场,1路,80\n火车东站,2路,200\n", "utf-8-sig"
+    )
+    with path.open("rb") as fh:
+        res = writer.action.resource_create(package_id="bus-stops", name="站点客流", upload=fh)
+    assert res["datastore_active"] is True
+    found = anon.action.datastore_search(
+        resource_id=res["id"], filters={"线路": "1路"}, sort="上车人数 desc", fields="站点,上车人数"
+    )
+    assert found["total"] == 2
+    assert found["records"] == [
+        {"站点": "武林广场", "上车人数": 120},
+        {"站点": "西湖文化广场", "上车人数": 80},
+    ]
+    assert anon.action.datastore_info(id=res["id"])["meta"]["count"] == 3
+    sql = anon.action.datastore_search_sql(sql=f'SELECT SUM("上车人数") AS n FROM "{res["id"]}"')  # noqa: S608 - the input under test
+    assert sql["records"] == [{"n": 400}]
+    with pytest.raises(ckanapi.ValidationError):
+        anon.action.datastore_search_sql(sql="SELECT * FROM users")
+    with pytest.raises(ckanapi.NotFound):
+        anon.action.datastore_search(resource_id="no-such-resource")
+    assert any(r["datastore_active"] for r in anon.action.package_show(id="bus-stops")["resources"])

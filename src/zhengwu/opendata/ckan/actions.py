@@ -19,6 +19,7 @@ from zhengwu import __version__
 from zhengwu.accounts.permissions import Actor
 from zhengwu.errors import ValidationError
 from zhengwu.opendata import directory, services
+from zhengwu.opendata.tabular import Upload, distribution_upload
 
 Handler = Callable[[Session, Actor, dict[str, Any]], Any]
 
@@ -215,7 +216,10 @@ def resource_show(db: Session, actor: Actor, params: dict[str, Any]) -> dict[str
 
 
 def resource_create(db: Session, actor: Actor, params: dict[str, Any]) -> dict[str, Any]:
-    """Add a resource to package_id."""
+    """Add a resource to package_id; a CSV/XLSX/JSON file in ``upload`` is loaded into the datastore."""
+    upload = params.get("upload")
+    if isinstance(upload, Upload):
+        return distribution_upload(db, actor=actor, payload=params, upload=upload)
     return services.distribution_create(db, actor=actor, payload=params)
 
 

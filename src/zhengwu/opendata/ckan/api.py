@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from zhengwu.accounts.permissions import Actor
 from zhengwu.accounts.services import token_authenticate
@@ -31,12 +32,16 @@ from zhengwu.errors import (
     ValidationError,
     ZhengwuError,
 )
+from zhengwu.opendata.ckan import datastore_actions
 from zhengwu.opendata.ckan.actions import ACTIONS, get_action, register_action
 from zhengwu.opendata.search import SearchQueryError
+from zhengwu.opendata.tabular import Upload
 from zhengwu.web.deps import DbSession, client_ip
 from zhengwu.web.errors import register_error_renderer, status_for
 
 router = APIRouter(tags=["ckan"])
+# Imported for its registrations: the datastore actions join the registry with the core ones.
+DATASTORE_ACTIONS = datastore_actions.__name__
 PREFIXES = ("/api/3/action", "/api/action")
 JSON_TYPE = "application/json;charset=utf-8"
 MAX_BODY = 10 * 1024 * 1024
@@ -73,7 +78,12 @@ def ckan_error(exc: ZhengwuError) -> tuple[int, dict[str, Any], dict[str, str]]:
         error: dict[str, Any] = {"__type": "Validation Error"}
         errors = exc.details.get("errors") or [{"field": exc.field or "message", "reason": exc.message_en}]
         for item in errors:
-            error.setdefault(str(item.get("field") or "message"), []).append(str(item.get("reason")))
+            # Problems of an uploaded file name their row and column (the datastore's report).
+            where = ", ".join(
+                f"{key} {item[key]}" for key in ("row", "column") if item.get(key) not in (None, "")
+            )
+            reason = f"{where}: {item.get('reason')}" if where else str(item.get("reason"))
+            error.setdefault(str(item.get("field") or exc.field or "message"), []).append(reason)
         error["message_zh"] = exc.message
         return 409, error, headers
     if isinstance(exc, NotFound):
@@ -155,7 +165,14 @@ async def _body_params(request: Request) -> dict[str, Any] | Response:
         return {**_query_params(request), **dict(parse_qsl(text, keep_blank_values=True))}
     if content_type == "multipart/form-data":
         form = await request.form()
-        return {k: v for k, v in form.items() if isinstance(v, str)}
+        params: dict[str, Any] = {}
+        for key, value in form.items():
+            if isinstance(value, str):
+                params[key] = value
+            elif isinstance(value, UploadFile):
+                # CKAN's resource upload field; the file stays spooled until the action reads it.
+                params[key] = Upload(filename=value.filename or "", file=value.file)
+        return params
     try:
         data = json.loads(body.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:
