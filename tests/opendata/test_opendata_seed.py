@@ -9,7 +9,9 @@ from zhengwu.accounts.permissions import Actor
 from zhengwu.catalog.models import OpenType, Resource, ResourceStatus
 from zhengwu.demo.services import demo_seed
 from zhengwu.opendata import services
+from zhengwu.opendata.datastore.services import datastore_search
 from zhengwu.opendata.models import Dataset, ElementTreatment, Treatment
+from zhengwu.opendata.seed import DEMO_TABLES, demo_records
 
 
 def test_demo_publishes_the_open_catalog_entries(db: Session) -> None:
@@ -38,3 +40,17 @@ def test_demo_publishes_the_open_catalog_entries(db: Session) -> None:
     assert sum(every["facets"]["open_type"].values()) == datasets
     one = services.dataset_search(db, actor=Actor.anonymous(), rows=1)["results"][0]
     assert one["provenance"]["catalog_code"]
+    # A few datasets carry a synthetic table in the datastore, open to everyone.
+    tabular = [
+        r
+        for d in services.dataset_search(db, actor=Actor.anonymous(), rows=1000)["results"]
+        for r in d["resources"]
+        if r["datastore_active"]
+    ]
+    assert len(tabular) == DEMO_TABLES
+    first = datastore_search(
+        db, actor=Actor.anonymous(), resource_id=tabular[0]["id"], filters={"区县": "城东区"}
+    )
+    assert first["total"] == 24
+    assert tabular[0]["url"] == f"/datastore/dump/{tabular[0]['id']}"
+    assert demo_records(1) == demo_records(1)  # deterministic

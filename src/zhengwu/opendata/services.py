@@ -198,7 +198,13 @@ def index_entry(db: Session, dataset: Dataset) -> IndexEntry:
     department = db.get(Department, dataset.organization_id)
     assert department is not None
     groups = _groups_of(db, dataset)
-    package = package_dict(dataset, department, groups, catalog_url=catalog_url(dataset))
+    package = package_dict(
+        dataset,
+        department,
+        groups,
+        catalog_url=catalog_url(dataset),
+        datastore_ids=datastore_ids(db, [d.uuid for d in dataset.distributions]),
+    )
     facets = {
         "organization": [org_name(department)],
         "groups": [g.name for g in groups],

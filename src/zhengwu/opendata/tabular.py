@@ -102,4 +102,5 @@ def distribution_point_to_datastore(
     dist.mimetype = MIMETYPES.get(fmt, "")
     dist.size = size
     db.flush()
+    services.reindex(db, dist.dataset)  # search results carry the resource dicts (datastore_active)
     return services.resource_out(db, dist)

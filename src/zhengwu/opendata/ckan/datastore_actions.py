@@ -122,6 +122,7 @@ def datastore_create(db: Session, actor: Actor, params: dict[str, Any]) -> dict[
         indexes=indexes,
         is_open=services.dataset_is_public(db, ref=str(dist["package_id"])),
     )
+    services.reindex(db, services.dataset_by_ref(db, str(dist["package_id"])))
     return {
         "resource_id": out.resource_id,
         "fields": [f.model_dump() for f in out.fields],
@@ -136,6 +137,7 @@ def datastore_delete(db: Session, actor: Actor, params: dict[str, Any]) -> dict[
     dist = services.distribution_get(db, actor=actor, ref=resource_id)
     services.dataset_manage_check(db, actor=actor, ref=str(dist["package_id"]))
     datastore.datastore_delete(db, actor=actor, resource_id=resource_id)
+    services.reindex(db, services.dataset_by_ref(db, str(dist["package_id"])))
     return {"resource_id": resource_id}
 
 
