@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from factories_catalog import make_resource
 from factories_opendata import make_dataset, make_publisher
+from opendata.datastore.datastore_helpers import load_csv
 from zhengwu.catalog.models import OpenType
 from zhengwu.opendata.publication import dataset_publish_from_catalog
 from zhengwu.opendata.schemas import PublishIn
@@ -47,3 +50,24 @@ def test_dataset_page_shows_provenance_and_treatments(client: TestClient, db: Se
     assert "不开放" in page.text and "原样开放" in page.text
     assert "package_show?id=" in page.text
     assert client.get("/opendata/datasets/no-such").status_code == 404
+
+
+def test_dataset_page_previews_the_table(client: TestClient, db: Session, tmp_path: Path) -> None:
+    pub = make_publisher(db, name="省交通运输厅")
+    pkg = make_dataset(db, pub, name="bus-flow", title="公交客流")
+    rid = pkg["resources"][0]["id"]
+    rows = "站点,客流,经度,纬度\n" + "".join(
+        f"站点{i},{i * 10},120.{i:02d},30.{i:02d}\n" for i in range(1, 16)
+    )
+    load_csv(db, tmp_path, rows.replace("站点1,", "<b>站点1</b>,"), resource_id=rid)
+    page = client.get("/opendata/datasets/bus-flow")
+    assert page.status_code == 200
+    assert "共 15 行" in page.text and "站点9" in page.text and "站点12" not in page.text
+    assert "<b>站点1</b>" not in page.text  # cell values are escaped
+    assert "<svg" in page.text and "客流 条形图" in page.text
+    for fmt in ("csv", "xlsx", "json", "geojson"):
+        assert f"/datastore/dump/{rid}?format={fmt}" in page.text
+    assert f"datastore_search?resource_id={rid}" in page.text
+    assert "portal.action.datastore_search(" in page.text
+    plain = make_dataset(db, pub, name="no-table")
+    assert "数据预览" not in client.get(f"/opendata/datasets/{plain['name']}").text

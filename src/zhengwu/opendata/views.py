@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse
 from zhengwu.catalog.models import UpdateFrequency, label_zh
 from zhengwu.opendata.licenses import LICENSES_BY_ID
 from zhengwu.opendata.models import TREATMENT_LABELS_ZH, Treatment
+from zhengwu.opendata.preview import resource_preview
 from zhengwu.opendata.services import dataset_get, dataset_search
 from zhengwu.web.deps import CurrentActor, DbSession
 from zhengwu.web.nav import NavItem
@@ -114,6 +115,7 @@ def portal_dataset_page(request: Request, name: str, db: DbSession, actor: Curre
     pkg: dict[str, Any] = dataset_get(db, actor=actor, ref=name)
     base = str(request.base_url).rstrip("/")
     freq = pkg.get("update_frequency") or "irregular"
+    previews = [p for r in pkg["resources"] if (p := resource_preview(db, actor=actor, resource=r))]
     return render(
         request,
         "opendata/dataset.html",
@@ -128,5 +130,6 @@ def portal_dataset_page(request: Request, name: str, db: DbSession, actor: Curre
             "treatment_labels": {str(k): v for k, v in TREATMENT_LABELS_ZH.items()},
             "withheld": str(Treatment.WITHHOLD),
             "base": base,
+            "previews": previews,
         },
     )
