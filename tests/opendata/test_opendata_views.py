@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session
 from factories_catalog import make_resource
 from factories_opendata import make_dataset, make_publisher
 from opendata.datastore.datastore_helpers import load_csv
+from zhengwu.accounts.permissions import Actor
 from zhengwu.catalog.models import OpenType
+from zhengwu.opendata.directory import portal_figures
 from zhengwu.opendata.publication import dataset_publish_from_catalog
 from zhengwu.opendata.schemas import PublishIn
 
@@ -71,3 +73,19 @@ def test_dataset_page_previews_the_table(client: TestClient, db: Session, tmp_pa
     assert "portal.action.datastore_search(" in page.text
     plain = make_dataset(db, pub, name="no-table")
     assert "数据预览" not in client.get(f"/opendata/datasets/{plain['name']}").text
+
+
+def test_publisher_page_and_portal_figures(client: TestClient, db: Session, tmp_path: Path) -> None:
+    pub = make_publisher(db, name="省气象局")
+    shown = make_dataset(db, pub, name="rainfall", title="降水量观测")
+    make_dataset(db, pub, name="secret", title="内部台账", private=True)
+    load_csv(db, tmp_path, resource_id=shown["resources"][0]["id"])
+    page = client.get(f"/opendata/publishers/{pub.org}")
+    assert page.status_code == 200
+    assert "省气象局" in page.text and "降水量观测" in page.text and "内部台账" not in page.text
+    assert "开放数据集（1）" in page.text and "可查询数据表" in page.text
+    assert client.get("/opendata/publishers/no-such-org").status_code == 404
+    home = client.get("/opendata")
+    assert "数据行数" in home.text and f"/opendata/publishers/{pub.org}" in home.text
+    figures = portal_figures(db, actor=Actor.anonymous(), organization_id=pub.department.id)
+    assert (figures.datasets, figures.publishers, figures.tables, figures.rows) == (1, 1, 1, 5)

@@ -6,6 +6,7 @@ Read use cases are public, as in CKAN; creating a topic is for platform administ
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -15,8 +16,9 @@ from zhengwu.accounts.models import Department, Role
 from zhengwu.accounts.permissions import Actor, require_roles
 from zhengwu.audit.services import audit_record
 from zhengwu.errors import Conflict, NotFound, ValidationError
+from zhengwu.opendata.datastore.models import DatastoreTable
 from zhengwu.opendata.licenses import LICENSES
-from zhengwu.opendata.models import Dataset, DatasetGroup, DatasetState, DatasetTag, Group
+from zhengwu.opendata.models import Dataset, DatasetGroup, DatasetState, DatasetTag, Distribution, Group
 from zhengwu.opendata.packages import group_dict, org_name, organization_dict
 from zhengwu.opendata.schemas import NAME_RE
 from zhengwu.opendata.services import department_by_ref
@@ -51,6 +53,43 @@ def organization_get(db: Session, *, actor: Actor, ref: str) -> dict[str, Any]:
     del actor
     dept = department_by_ref(db, ref)
     return organization_dict(dept, package_count=_public_counts_by_org(db).get(dept.id, 0))
+
+
+@dataclass
+class PortalFigures:
+    """The headline figures of the portal, or of one publisher."""
+
+    datasets: int
+    publishers: int
+    distributions: int
+    tables: int
+    rows: int
+
+
+def portal_figures(db: Session, *, actor: Actor, organization_id: int | None = None) -> PortalFigures:
+    """Public figures: open datasets, publishers, distributions, datastore tables and their rows."""
+    del actor  # public figures: only active, public datasets are counted
+    public = (Dataset.state == DatasetState.ACTIVE) & Dataset.private.is_(False)
+    if organization_id is not None:
+        public = public & (Dataset.organization_id == organization_id)
+    datasets, publishers = db.execute(
+        select(func.count(), func.count(func.distinct(Dataset.organization_id))).where(public)
+    ).one()
+    distributions = db.scalar(select(func.count()).select_from(Distribution).join(Dataset).where(public))
+    tables, rows = db.execute(
+        select(func.count(), func.coalesce(func.sum(DatastoreTable.row_count), 0))
+        .select_from(DatastoreTable)
+        .join(Distribution, Distribution.uuid == DatastoreTable.resource_id)
+        .join(Dataset, Dataset.id == Distribution.dataset_id)
+        .where(public, DatastoreTable.is_open.is_(True))
+    ).one()
+    return PortalFigures(
+        datasets=int(datasets),
+        publishers=int(publishers),
+        distributions=int(distributions or 0),
+        tables=int(tables),
+        rows=int(rows),
+    )
 
 
 def _group_counts(db: Session) -> dict[int, int]:

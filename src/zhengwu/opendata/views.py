@@ -14,10 +14,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from zhengwu.catalog.models import UpdateFrequency, label_zh
+from zhengwu.opendata.directory import organization_get, portal_figures
 from zhengwu.opendata.licenses import LICENSES_BY_ID
 from zhengwu.opendata.models import TREATMENT_LABELS_ZH, Treatment
 from zhengwu.opendata.preview import resource_preview
-from zhengwu.opendata.services import dataset_get, dataset_search
+from zhengwu.opendata.services import dataset_get, dataset_search, department_by_ref
 from zhengwu.web.deps import CurrentActor, DbSession
 from zhengwu.web.nav import NavItem
 from zhengwu.web.templating import render
@@ -104,6 +105,42 @@ def portal_search_page(
             "link": link,
             "page": page,
             "pages": pages,
+            "open_types": OPEN_TYPES_ZH,
+            "figures": portal_figures(db, actor=actor),
+        },
+    )
+
+
+@router.get("/opendata/publishers/{ref}", response_class=HTMLResponse)
+def portal_publisher_page(
+    request: Request,
+    ref: str,
+    db: DbSession,
+    actor: CurrentActor,
+    page: int = Query(1, ge=1, le=500),
+) -> HTMLResponse:
+    """A publisher's page: its figures, topics and formats, and its open datasets."""
+    org = organization_get(db, actor=actor, ref=ref)
+    result = dataset_search(
+        db,
+        actor=actor,
+        fq=_fq({"organization": [org["name"]]}),
+        rows=PAGE_SIZE,
+        start=(page - 1) * PAGE_SIZE,
+        facet_fields=["groups", "res_format", "open_type"],
+        facet_limit=10,
+    )
+    dept_id = department_by_ref(db, org["name"]).id
+    return render(
+        request,
+        "opendata/publisher.html",
+        {
+            "title": org["title"],
+            "org": org,
+            "result": result,
+            "figures": portal_figures(db, actor=actor, organization_id=dept_id),
+            "page": page,
+            "pages": max(1, -(-result["count"] // PAGE_SIZE)),
             "open_types": OPEN_TYPES_ZH,
         },
     )
