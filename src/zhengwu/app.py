@@ -39,6 +39,7 @@ from zhengwu.opendata import api as opendata_api
 from zhengwu.opendata import views as opendata_views
 from zhengwu.opendata.ckan import api as opendata_ckan_api
 from zhengwu.opendata.datastore import api as datastore_api
+from zhengwu.opendata.requests import views as opendata_requests_views
 from zhengwu.registries import api as registries_api
 from zhengwu.registries import views as registries_views
 from zhengwu.registries.credit import api as credit_api
@@ -84,6 +85,7 @@ PAGE_ROUTERS = [
     geospatial_views.router,  # before registries: /registries/{registry} would catch its paths
     registries_views.router,
     opendata_views.router,
+    opendata_requests_views.router,
 ]
 NAV = sorted(
     [

@@ -13,6 +13,7 @@ from zhengwu.exchange import models as exchange_models
 from zhengwu.exchange.gateway import models as exchange_gateway_models
 from zhengwu.opendata import models as opendata_models
 from zhengwu.opendata.datastore import models as datastore_models
+from zhengwu.opendata.requests import models as opendata_requests_models
 from zhengwu.registries import models as registries_models
 from zhengwu.registries.credit import models as credit_models
 from zhengwu.registries.geospatial import models as geospatial_models
@@ -32,6 +33,7 @@ __all__ = [
     "geospatial_models",
     "metadata",
     "opendata_models",
+    "opendata_requests_models",
     "registries_models",
     "sharing_models",
 ]
