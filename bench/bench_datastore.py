@@ -40,12 +40,17 @@ import psycopg
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from zhengwu.accounts.models import DepartmentLevel
 from zhengwu.accounts.permissions import Actor
+from zhengwu.accounts.schemas import DepartmentIn
+from zhengwu.accounts.services import department_create
 from zhengwu.db import Database, make_engine, upgrade, utcnow
 from zhengwu.opendata.datastore.loader import create_indexes, execute_ddl
 from zhengwu.opendata.datastore.models import DatastoreTable
 from zhengwu.opendata.datastore.query import TOTAL_EXACT_LIMIT as CAP
 from zhengwu.opendata.datastore.services import datastore_create
+from zhengwu.opendata.packages import org_name_of
+from zhengwu.opendata.services import dataset_create
 
 PG_ADMIN_URL = os.environ.get(
     "ZHENGWU_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -83,10 +88,29 @@ def drop_database() -> None:
 
 def build_table(database: Database, rows: int) -> tuple[str, str]:
     """A ``rows``-row table straight from SQL, registered and indexed like a loaded one."""
-    resource_id = str(uuid.uuid4())
     table = "ds_" + uuid.uuid4().hex
     started = time.perf_counter()
     with database.session() as db:
+        # The portal's actions reach a table through its resource: a public dataset of a publisher.
+        system = Actor.system("bench")
+        dept = department_create(
+            db,
+            actor=system,
+            data=DepartmentIn(
+                code="BENCH01", name="基准测试厅", level=DepartmentLevel.PROVINCIAL, region_code="330000"
+            ),
+        )
+        dataset = dataset_create(
+            db,
+            actor=system,
+            payload={
+                "name": "bench-table",
+                "title": "基准数据表",
+                "owner_org": org_name_of(dept.code, dept.id),
+                "resources": [{"name": "bench", "format": "CSV"}],
+            },
+        )
+        resource_id = str(dataset["resources"][0]["id"])
         conn = db.connection()
         execute_ddl(
             conn,

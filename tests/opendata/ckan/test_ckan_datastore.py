@@ -133,6 +133,15 @@ def test_private_dataset_tables_are_hidden(
     assert deleted.json()["success"] is True
     assert ds_client.get(SEARCH, params={"resource_id": rid}).status_code == 404
     assert ds_client.get("/api/3/action/datastore_search_sql", params={"sql": sql}).status_code == 409
+    other_admin = make_publisher(db)
+    assert (
+        ds_client.get(
+            SEARCH, params={"resource_id": rid}, headers={"Authorization": other_admin.token}
+        ).status_code
+        == 404
+    )
+    hidden_dump = ds_client.get(f"/datastore/dump/{rid}", headers={"accept": "application/json"})
+    assert hidden_dump.status_code == 404
 
 
 def _package_id(client: TestClient, rid: str, pub: Publisher) -> str:

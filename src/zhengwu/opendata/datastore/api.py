@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from zhengwu.db import Database
 from zhengwu.opendata.datastore.dump import datastore_dump
+from zhengwu.opendata.services import distribution_get
 from zhengwu.web.deps import CurrentActor
 
 router = APIRouter(tags=["opendata-datastore"])
@@ -37,6 +38,8 @@ def dump_download(
     actor: CurrentActor,
     format: Annotated[str, Query(description="csv | xlsx | json | geojson")] = "csv",
 ) -> StreamingResponse:
+    # As the CKAN actions: a table is downloaded through its resource, whose dataset the caller may see.
+    distribution_get(db, actor=actor, ref=resource_id)
     dump = datastore_dump(db, actor=actor, resource_id=resource_id, fmt=format)
     disposition = f"attachment; filename*=UTF-8''{quote(dump.filename)}"
     return StreamingResponse(
