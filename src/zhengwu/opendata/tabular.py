@@ -67,7 +67,26 @@ def distribution_upload(
     created = services.distribution_create(
         db, actor=actor, payload={**fields, "name": name, "format": fmt, "url": ""}
     )
-    resource_id = str(created["id"])
+    rid, package_id = str(created["id"]), str(created["package_id"])
+    return _load(db, actor=actor, resource_id=rid, package_id=package_id, upload=upload, fmt=fmt)
+
+
+def distribution_reupload(
+    db: Session, *, actor: Actor, ref: str, payload: dict[str, Any], upload: Upload
+) -> dict[str, Any]:
+    """``resource_update`` / ``resource_patch`` with a file: the table is replaced by the new file's."""
+    fmt = _format_of(upload, str(payload.get("format") or ""))
+    fields = {k: v for k, v in payload.items() if k not in ("upload", "url", "format")}
+    updated = services.distribution_update(
+        db, actor=actor, ref=ref, payload={**fields, "format": fmt, "url": dump_url(ref)}, patch=True
+    )
+    rid, package_id = str(updated["id"]), str(updated["package_id"])
+    return _load(db, actor=actor, resource_id=rid, package_id=package_id, upload=upload, fmt=fmt)
+
+
+def _load(
+    db: Session, *, actor: Actor, resource_id: str, package_id: str, upload: Upload, fmt: str
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="zhengwu-upload-") as tmp:
         path = Path(tmp) / f"upload{'.xlsx' if fmt == 'XLSX' else '.csv' if fmt == 'CSV' else '.jsonl'}"
         with path.open("wb") as out:
@@ -87,7 +106,7 @@ def distribution_upload(
             resource_id=resource_id,
             path=path,
             file_format=fmt.lower(),
-            is_open=services.dataset_is_public(db, ref=str(created["package_id"])),
+            is_open=services.dataset_is_public(db, ref=package_id),
         )
     return distribution_point_to_datastore(db, resource_id=resource_id, fmt=fmt, size=size)
 

@@ -201,6 +201,15 @@ def test_resource_create_with_upload(ds_client: TestClient, db: Session, pub: Pu
     assert res["format"] == "CSV"
     found = ds_client.get(SEARCH, params={"resource_id": res["id"], "filters": '{"城市": "杭州"}'})
     assert found.json()["result"]["total"] == 3
+    replaced = ds_client.post(
+        "/api/3/action/resource_patch",
+        data={"id": res["id"]},
+        files={"upload": ("v2.csv", "区县,人口\n西湖区,120\n".encode(), "text/csv")},
+        headers={"Authorization": pub.token},
+    )
+    assert replaced.json()["result"]["url"] == res["url"]
+    again = ds_client.get(SEARCH, params={"resource_id": res["id"]}).json()["result"]
+    assert again["records"] == [{"_id": 1, "区县": "西湖区", "人口": 120}]
     broken = ds_client.post(
         "/api/3/action/resource_create",
         data={"package_id": dataset["id"]},

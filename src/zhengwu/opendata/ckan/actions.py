@@ -19,7 +19,7 @@ from zhengwu import __version__
 from zhengwu.accounts.permissions import Actor
 from zhengwu.errors import ValidationError
 from zhengwu.opendata import directory, services
-from zhengwu.opendata.tabular import Upload, distribution_upload
+from zhengwu.opendata.tabular import Upload, distribution_reupload, distribution_upload
 
 Handler = Callable[[Session, Actor, dict[str, Any]], Any]
 
@@ -224,12 +224,18 @@ def resource_create(db: Session, actor: Actor, params: dict[str, Any]) -> dict[s
 
 
 def resource_update(db: Session, actor: Actor, params: dict[str, Any]) -> dict[str, Any]:
-    """Update a resource: every field not given is reset."""
+    """Update a resource: every field not given is reset; a file in ``upload`` replaces its table."""
+    upload = params.get("upload")
+    if isinstance(upload, Upload):
+        return distribution_reupload(db, actor=actor, ref=_id(params), payload=params, upload=upload)
     return services.distribution_update(db, actor=actor, ref=_id(params), payload=params)
 
 
 def resource_patch(db: Session, actor: Actor, params: dict[str, Any]) -> dict[str, Any]:
-    """Update only the given fields of a resource."""
+    """Update only the given fields of a resource; a file in ``upload`` replaces its table."""
+    upload = params.get("upload")
+    if isinstance(upload, Upload):
+        return distribution_reupload(db, actor=actor, ref=_id(params), payload=params, upload=upload)
     return services.distribution_update(db, actor=actor, ref=_id(params), payload=params, patch=True)
 
 
