@@ -123,6 +123,12 @@ def test_demo_departments_call_each_other_through_the_gateway(demo_server: DemoS
         # The direct way to the front node needs its token: the gateway holds it, the caller does not.
         node = url.split("/r1/")[0] + "/demo-node/rs/services/employers/rows"
         assert client.get(node, headers={"Authorization": f"Bearer {curls[0][1]}"}).status_code == 401
-        sign_in(client, "admin")
-        monitoring = client.get(demo_server.url + "/exchange/monitoring").text
-        assert "食品经营许可信息" in monitoring and "参保单位信息" in monitoring
+    with httpx.Client(base_url=demo_server.url, follow_redirects=False) as browser:
+        # The calls made before serving (allowed and refused) show in the monitoring page.
+        sign_in(browser, "admin")
+        monitoring = browser.get("/exchange/monitoring").text
+        assert (
+            "ElementNotGranted" in monitoring
+            and "食品经营许可信息" in monitoring
+            and "参保单位信息" in monitoring
+        )

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from pathlib import Path
 
 import click
-import httpx
 import uvicorn
 from starlette.routing import Mount
 
 from zhengwu.app import create_app
 from zhengwu.cli_support import CliState, handle_errors, pass_state
 from zhengwu.demo.services import DemoSummary, demo_seed
-from zhengwu.exchange.demo import DemoCall, demo_node_apps, exchange_demo_calls, exchange_demo_seed
+from zhengwu.exchange.demo import DemoCall, demo_node_apps, exchange_demo_seed, exchange_demo_traffic
+from zhengwu.exchange.gateway.api import gateway_config
+from zhengwu.exchange.gateway.proxy import Gateway
 from zhengwu.synthetic.cli import entities_command, persons_command
 
 
@@ -73,13 +72,21 @@ def demo_command(state: CliState, host: str, port: int, data_dir: Path | None, p
             secret_key=settings.secret_key.get_secret_value(),
             base_url=base_url,
         )
+    if first:
+        exchange_demo_traffic(
+            database,
+            Gateway(database, gateway_config(settings)),
+            calls,
+            data_dir=settings.data_dir,
+            province_code=province,
+            secret_key=settings.secret_key.get_secret_value(),
+            base_url=base_url,
+        )
     _print_summary(summary, url=f"http://{host}:{port}")
     _print_exchange(calls, base_url)
     app = create_app(settings, database=database)
     for path, node in demo_node_apps(settings.data_dir, settings.secret_key.get_secret_value()).items():
         app.router.routes.insert(0, Mount(path, app=node))
-    if first:
-        threading.Thread(target=_first_calls, args=(base_url, calls), daemon=True).start()
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
@@ -90,22 +97,6 @@ def _print_exchange(calls: list[DemoCall], base_url: str) -> None:
             f"  {call.caller}: curl -H 'X-Road-Client: {call.client}' "
             f"-H 'Authorization: Bearer {call.token}' '{base_url}{call.path}?limit=3'"
         )
-
-
-def _first_calls(base_url: str, calls: list[DemoCall]) -> None:
-    """After the first seeding, a few calls through the gateway so the log and monitoring show data."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base_url + "/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    try:
-        exchange_demo_calls(base_url, calls)
-    except httpx.HTTPError as exc:  # the demo still serves; only the sample traffic is missing
-        logging.getLogger("zhengwu.demo").warning("demo exchange calls failed: %s", exc)
 
 
 @click.group("seed", invoke_without_command=True)

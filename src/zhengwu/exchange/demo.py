@@ -14,15 +14,22 @@ being stored); the API tokens for calling are issued fresh at every start and pr
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import random
+import socket
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import uvicorn
 from sqlalchemy import Column, Date, Engine, Integer, MetaData, String, Table, create_engine, select
 from sqlalchemy.orm import Session
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from zhengwu.accounts.models import Department, PlatformState, User
 from zhengwu.accounts.permissions import Actor
@@ -31,8 +38,9 @@ from zhengwu.catalog.models import Delivery, ResourceCategory, Secrecy, ShareTyp
 from zhengwu.catalog.schemas import ResourceCreate
 from zhengwu.catalog.services import resource_approve, resource_create, resource_submit
 from zhengwu.crypto import sm3_hmac
-from zhengwu.db import utcnow
+from zhengwu.db import Database, utcnow
 from zhengwu.exchange.credentials import credential_encrypt, credential_key
+from zhengwu.exchange.gateway.proxy import Gateway
 from zhengwu.exchange.models import ExchangeService, ExchangeSubsystem
 from zhengwu.exchange.node.api import create_node_app
 from zhengwu.exchange.node.schemas import node_config_build
@@ -380,24 +388,78 @@ def exchange_demo_seed(
     return calls, first
 
 
-def exchange_demo_calls(base_url: str, calls: list[DemoCall], *, rounds: int = 3) -> int:
-    """Make a few calls through the running demo's gateway, allowed and refused, so the message log and
-    the monitoring pages have something to show; returns how many answered 200."""
+class _QuietServer(uvicorn.Server):
+    """uvicorn in a background thread (no signal handlers: the main thread keeps Ctrl+C)."""
+
+    def install_signal_handlers(self) -> None:
+        return None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _calls(gateway: Gateway, calls: list[DemoCall], rounds: int) -> int:
     ok = 0
-    with httpx.Client(base_url=base_url, timeout=10) as client:
-        for i in range(rounds):
+    transport = httpx.ASGITransport(app=gateway)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway", timeout=10) as client:
+            for i in range(rounds):
+                for call in calls:
+                    headers = {"X-Road-Client": call.client, "Authorization": f"Bearer {call.token}"}
+                    r = await client.get(call.path, params={"limit": 5, "offset": i * 5}, headers=headers)
+                    ok += r.status_code == 200
             for call in calls:
-                headers = {"X-Road-Client": call.client, "Authorization": f"Bearer {call.token}"}
-                r = client.get(call.path, params={"limit": 5, "offset": i * 5}, headers=headers)
-                ok += r.status_code == 200
-        for call in calls:
-            # A refused call: asks for an element outside the grant (Client.ElementNotGranted).
-            client.get(
-                call.path,
-                headers={
-                    "X-Road-Client": call.client,
-                    "Authorization": f"Bearer {call.token}",
-                    "X-Zhengwu-Elements": "business_scope,paid_until",
-                },
-            )
+                # A refused call: elements outside the grant (Client.ElementNotGranted), for the errors page.
+                await client.get(
+                    call.path,
+                    headers={
+                        "X-Road-Client": call.client,
+                        "Authorization": f"Bearer {call.token}",
+                        "X-Zhengwu-Elements": "business_scope,paid_until",
+                    },
+                )
+    finally:
+        await gateway.aclose()
     return ok
+
+
+def exchange_demo_traffic(
+    database: Database,
+    gateway: Gateway,
+    calls: list[DemoCall],
+    *,
+    data_dir: Path,
+    province_code: str,
+    secret_key: str,
+    base_url: str,
+    rounds: int = 3,
+) -> int:
+    """Before the demo serves: a few calls, allowed and refused, through ``gateway`` (its own instance,
+    closed afterwards) to the front nodes served for a moment on a spare port, so the message log and
+    the monitoring pages have something to show. Done before serving, not beside it: on SQLite, log
+    writes beside a person's first sign-in could make that sign-in fail on the database lock.
+    Returns how many calls answered 200."""
+    port = _free_port()
+    nodes = Starlette(routes=[Mount(p, app=a) for p, a in demo_node_apps(data_dir, secret_key).items()])
+    server = _QuietServer(
+        uvicorn.Config(nodes, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline and thread.is_alive():
+            time.sleep(0.02)
+        with database.session() as db:
+            _refresh(
+                db, province_code=province_code, secret_key=secret_key, base_url=f"http://127.0.0.1:{port}"
+            )
+        return asyncio.run(_calls(gateway, calls, rounds))
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        with database.session() as db:
+            _refresh(db, province_code=province_code, secret_key=secret_key, base_url=base_url)
