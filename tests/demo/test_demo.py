@@ -100,3 +100,35 @@ def test_seed_command_on_both_backends(
         assert session.scalar(select(func.count()).select_from(Person)) == DEMO_PERSONS
         assert session.scalar(select(func.count()).select_from(Entity)) == DEMO_ENTITIES
     database.dispose()
+
+
+def test_demo_departments_call_each_other_through_the_gateway(demo_server: DemoServer) -> None:
+    port = demo_server.url.rsplit(":", 1)[1]
+    printed = (demo_server.data_dir / f"demo-{port}.log").read_text(encoding="utf-8")
+    curls = re.findall(r"-H 'X-Road-Client: ([^']+)' -H 'Authorization: Bearer ([^']+)' '([^']+)'", printed)
+    assert len(curls) == 2, printed
+    with httpx.Client(follow_redirects=False, timeout=20) as client:
+        for client_id, token, url in curls:
+            answer = client.get(url, headers={"X-Road-Client": client_id, "Authorization": f"Bearer {token}"})
+            assert answer.status_code == 200, answer.text
+            items = answer.json()["items"]
+            assert len(items) == 3
+            # Only granted elements; the sensitive one masked.
+            if "licences" in url:
+                assert set(items[0]) == {"licence_no", "org_name", "uscc", "legal_rep_name", "valid_until"}
+                assert items[0]["legal_rep_name"].endswith("*")
+            else:
+                assert set(items[0]) == {"uscc", "org_name", "insured_count", "contact_phone"}
+                assert "****" in items[0]["contact_phone"]
+        # The direct way to the front node needs its token: the gateway holds it, the caller does not.
+        node = url.split("/r1/")[0] + "/demo-node/rs/services/employers/rows"
+        assert client.get(node, headers={"Authorization": f"Bearer {curls[0][1]}"}).status_code == 401
+    with httpx.Client(base_url=demo_server.url, follow_redirects=False) as browser:
+        # The calls made before serving (allowed and refused) show in the monitoring page.
+        sign_in(browser, "admin")
+        monitoring = browser.get("/exchange/monitoring").text
+        assert (
+            "ElementNotGranted" in monitoring
+            and "食品经营许可信息" in monitoring
+            and "参保单位信息" in monitoring
+        )

@@ -7,10 +7,14 @@ from pathlib import Path
 
 import click
 import uvicorn
+from starlette.routing import Mount
 
 from zhengwu.app import create_app
 from zhengwu.cli_support import CliState, handle_errors, pass_state
 from zhengwu.demo.services import DemoSummary, demo_seed
+from zhengwu.exchange.demo import DemoCall, demo_node_apps, exchange_demo_seed, exchange_demo_traffic
+from zhengwu.exchange.gateway.api import gateway_config
+from zhengwu.exchange.gateway.proxy import Gateway
 from zhengwu.synthetic.cli import entities_command, persons_command
 
 
@@ -59,8 +63,40 @@ def demo_command(state: CliState, host: str, port: int, data_dir: Path | None, p
             deadline_working_days=settings.share_request_deadline_working_days,
             registries_dir=settings.data_dir / "registries",
         )
+        # Two departments calling each other's data through the gateway, via front nodes in this process.
+        base_url = f"http://{host}:{port}"
+        calls, first = exchange_demo_seed(
+            db,
+            province_code=province,
+            instance=settings.instance,
+            secret_key=settings.secret_key.get_secret_value(),
+            base_url=base_url,
+        )
+    if first:
+        exchange_demo_traffic(
+            database,
+            Gateway(database, gateway_config(settings)),
+            calls,
+            data_dir=settings.data_dir,
+            province_code=province,
+            secret_key=settings.secret_key.get_secret_value(),
+            base_url=base_url,
+        )
     _print_summary(summary, url=f"http://{host}:{port}")
-    uvicorn.run(create_app(settings, database=database), host=host, port=port, log_level="warning")
+    _print_exchange(calls, base_url)
+    app = create_app(settings, database=database)
+    for path, node in demo_node_apps(settings.data_dir, settings.secret_key.get_secret_value()).items():
+        app.router.routes.insert(0, Mount(path, app=node))
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _print_exchange(calls: list[DemoCall], base_url: str) -> None:
+    click.echo("\n共享交换演示（经网关调用对方部门前置机上的业务库，令牌本次启动有效 30 天）：")
+    for call in calls:
+        click.echo(
+            f"  {call.caller}: curl -H 'X-Road-Client: {call.client}' "
+            f"-H 'Authorization: Bearer {call.token}' '{base_url}{call.path}?limit=3'"
+        )
 
 
 @click.group("seed", invoke_without_command=True)

@@ -19,9 +19,10 @@ from zhengwu.exchange.messagelog import (
     messagelog_consistency_proof,
     messagelog_inclusion_proof,
 )
-from zhengwu.exchange.schemas import ServiceIn, ServiceOut, SubsystemIn, SubsystemOut
+from zhengwu.exchange.schemas import CredentialIn, ServiceIn, ServiceOut, SubsystemIn, SubsystemOut
 from zhengwu.exchange.services import (
     client_list,
+    service_credential_set,
     service_list,
     service_register,
     subsystem_list,
@@ -56,7 +57,28 @@ def services(
 
 @router.post("/services", summary="登记服务", status_code=201)
 def service_create(data: ServiceIn, db: DbSession, actor: SignedInActor, settings: AppSettings) -> ServiceOut:
-    return service_register(db, actor=actor, data=data, instance=settings.instance)
+    return service_register(
+        db,
+        actor=actor,
+        data=data,
+        instance=settings.instance,
+        secret_key=settings.secret_key.get_secret_value(),
+    )
+
+
+@router.put("/services/{service_id}/credential", summary="设置或轮换服务的上游凭据")
+def service_credential(
+    service_id: int, data: CredentialIn, db: DbSession, actor: SignedInActor, settings: AppSettings
+) -> ServiceOut:
+    value = data.upstream_credential
+    return service_credential_set(
+        db,
+        actor=actor,
+        service_id=service_id,
+        credential=None if value is None else value.get_secret_value(),
+        instance=settings.instance,
+        secret_key=settings.secret_key.get_secret_value(),
+    )
 
 
 @router.get("/clients", summary="成员与子系统（X-Road listClients 形状）")

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import click
 
+from zhengwu.accounts.permissions import Actor
 from zhengwu.cli_support import CliState, echo_json, handle_errors, pass_state
 from zhengwu.exchange.archive import archive_verify, archive_verify_chain, messagelog_archive
 from zhengwu.exchange.messagelog import head_dict, messagelog_sign_head
+from zhengwu.exchange.services import service_credential_set
 from zhengwu.exchange.verify import messagelog_verify
 
 _KEY = click.option(
@@ -106,3 +108,41 @@ def archive_verify_command(paths: tuple[Path, ...], public_key: Path, chain: boo
         echo_json(result.__dict__)
     if not all(r.ok for r in results):
         sys.exit(1)
+
+
+@exchange_group.command("service-credential")
+@click.argument("service_id", type=int)
+@click.option(
+    "--credential",
+    envvar="ZHENGWU_UPSTREAM_CREDENTIAL",
+    help="The new credential (or ZHENGWU_UPSTREAM_CREDENTIAL; prompted for, hidden, when neither is given).",
+)
+@click.option("--remove", is_flag=True, help="Remove the service's credential.")
+@pass_state
+@handle_errors
+def service_credential_command(
+    state: CliState, service_id: int, credential: str | None, remove: bool
+) -> None:
+    """Set or rotate the upstream credential the gateway sends to a service (a front node's token)."""
+    if remove and credential:
+        raise click.UsageError("give either --credential or --remove")
+    if not remove and not credential:
+        credential = click.prompt("上游凭据", hide_input=True, confirmation_prompt=True)
+    settings = state.settings()
+    database = state.database(migrate=True)
+    with database.session() as db:
+        out = service_credential_set(
+            db,
+            actor=Actor.system("cli"),
+            service_id=service_id,
+            credential=None if remove else credential,
+            instance=settings.instance,
+            secret_key=settings.secret_key.get_secret_value(),
+        )
+    echo_json(
+        {
+            "service_id": out.id,
+            "xroad_id": out.xroad_id,
+            "has_upstream_credential": out.has_upstream_credential,
+        }
+    )

@@ -70,6 +70,10 @@ class ExchangeService(Base):
     openapi: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The gateway's credential at the upstream (a front node's token), SM4-GCM under a key derived from
+    # the platform secret (see ``zhengwu.exchange.credentials``); NULL: the upstream needs none.
+    # Added by migration gateway_0002. Write-only: no API, page or log shows it.
+    upstream_credential: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     __table_args__ = (
         UniqueConstraint(

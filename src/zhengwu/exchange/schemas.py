@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 
 class SubsystemIn(BaseModel):
@@ -35,6 +35,17 @@ class ServiceIn(BaseModel):
     timeout_ms: int = Field(10_000, ge=100, le=300_000)
     catalog_resource_id: int | None = Field(None, ge=1)
     openapi: dict[str, Any] | None = Field(None, description="OpenAPI 3 document of the service.")
+    upstream_credential: SecretStr | None = Field(
+        None,
+        description="Write-only: the gateway sends it as 'Authorization: Bearer ...' to the upstream "
+        "(a front node's token). Stored encrypted, never returned.",
+    )
+
+
+class CredentialIn(BaseModel):
+    """A new upstream credential for a service (null removes it)."""
+
+    upstream_credential: SecretStr | None
 
 
 class ServiceOut(BaseModel):
@@ -47,5 +58,6 @@ class ServiceOut(BaseModel):
     timeout_ms: int
     catalog_resource_id: int | None
     has_openapi: bool
+    has_upstream_credential: bool = False
     status: str
     xroad_id: str

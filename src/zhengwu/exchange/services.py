@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from zhengwu.accounts.models import Department
 from zhengwu.accounts.permissions import Actor, require_authenticated, require_department_admin
 from zhengwu.audit.services import audit_record
-from zhengwu.errors import Conflict, NotFound, ValidationError
+from zhengwu.errors import ConfigurationError, Conflict, NotFound, ValidationError
+from zhengwu.exchange.credentials import credential_check, credential_encrypt, credential_key
 from zhengwu.exchange.identifiers import ClientId, ServiceId, check_part
 from zhengwu.exchange.models import ExchangeService, ExchangeSubsystem
 from zhengwu.exchange.schemas import ServiceIn, ServiceOut, SubsystemIn, SubsystemOut
@@ -150,16 +151,34 @@ def _service_out(svc: ExchangeService, sub: ExchangeSubsystem, dept: Department,
         timeout_ms=svc.timeout_ms,
         catalog_resource_id=svc.catalog_resource_id,
         has_openapi=svc.openapi is not None,
+        has_upstream_credential=svc.upstream_credential is not None,
         status=svc.status,
         xroad_id=str(sid),
     )
 
 
-def service_register(db: Session, *, actor: Actor, data: ServiceIn, instance: str) -> ServiceOut:
-    """Register a service of a subsystem: upstream, timeout, catalog link and OpenAPI document."""
+def _credential_key(secret_key: str | None) -> bytes:
+    if not secret_key:
+        raise ConfigurationError(
+            "未配置平台密钥，不能保存上游凭据",
+            message_en="no platform secret key: cannot store an upstream credential",
+            code="exchange.service.no_secret",
+        )
+    return credential_key(secret_key)
+
+
+def service_register(
+    db: Session, *, actor: Actor, data: ServiceIn, instance: str, secret_key: str | None = None
+) -> ServiceOut:
+    """Register a service of a subsystem: upstream, timeout, catalog link, OpenAPI document and,
+    optionally, the credential the gateway shows the upstream (encrypted under ``secret_key``)."""
     sub = _subsystem(db, data.subsystem_id)
     require_department_admin(actor, sub.department_id)
     dept = _department(db, sub.department_id)
+    credential = None
+    if data.upstream_credential is not None:
+        credential = credential_check(data.upstream_credential.get_secret_value())
+        key = _credential_key(secret_key)
     code = check_part("service_code", data.service_code)
     version = "" if data.service_version is None else check_part("service_version", data.service_version)
     exists = db.scalar(
@@ -189,6 +208,10 @@ def service_register(db: Session, *, actor: Actor, data: ServiceIn, instance: st
     )
     db.add(svc)
     db.flush()
+    if credential is not None:
+        # Encrypted after the flush: the row id is the associated data.
+        svc.upstream_credential = credential_encrypt(key, svc.id, credential)
+        db.flush()
     out = _service_out(svc, sub, dept, instance)
     audit_record(
         db,
@@ -196,7 +219,49 @@ def service_register(db: Session, *, actor: Actor, data: ServiceIn, instance: st
         action="exchange.service_register",
         target_type="exchange_service",
         target_id=svc.id,
-        details={"xroad_id": out.xroad_id, "upstream_url": svc.upstream_url},
+        details={
+            "xroad_id": out.xroad_id,
+            "upstream_url": svc.upstream_url,
+            "upstream_credential": credential is not None,
+        },
+    )
+    return out
+
+
+def service_credential_set(
+    db: Session,
+    *,
+    actor: Actor,
+    service_id: int,
+    credential: str | None,
+    instance: str,
+    secret_key: str | None,
+) -> ServiceOut:
+    """Set, rotate (or with None remove) a service's upstream credential. The audit trail records that
+    it changed, never the value. Gateways pick it up within their directory cache time."""
+    svc = db.get(ExchangeService, service_id)
+    if svc is None:
+        raise NotFound("服务不存在", message_en="service not found", field="service_id")
+    sub = _subsystem(db, svc.subsystem_id)
+    require_department_admin(actor, sub.department_id)
+    dept = _department(db, sub.department_id)
+    had = svc.upstream_credential is not None
+    if credential is None:
+        svc.upstream_credential = None
+    else:
+        svc.upstream_credential = credential_encrypt(_credential_key(secret_key), svc.id, credential)
+    db.flush()
+    out = _service_out(svc, sub, dept, instance)
+    audit_record(
+        db,
+        actor=actor,
+        action="exchange.service_credential_set",
+        target_type="exchange_service",
+        target_id=svc.id,
+        details={
+            "xroad_id": out.xroad_id,
+            "change": "removed" if credential is None else ("rotated" if had else "set"),
+        },
     )
     return out
 

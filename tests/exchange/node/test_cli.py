@@ -100,10 +100,12 @@ def test_register_puts_every_published_service_in_the_directory(
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     services = service_list(db, actor=SYSTEM, instance="CN-DEV", subsystem_id=platform["subsystem_id"])
-    assert {(s.service_code, s.upstream_url, s.has_openapi) for s in services} == {
-        ("persons", "http://10.1.1.1:8700/services/persons", True),
-        ("young", "http://10.1.1.1:8700/services/young", True),
+    # The node's token went along as the upstream credential, so the gateway can call the node.
+    assert {(s.service_code, s.upstream_url, s.has_openapi, s.has_upstream_credential) for s in services} == {
+        ("persons", "http://10.1.1.1:8700/services/persons", True, True),
+        ("young", "http://10.1.1.1:8700/services/young", True, True),
     }
+    assert TOKEN not in result.output
     again = CliRunner().invoke(cli, args)
     assert again.exit_code == 0 and again.output.count("already registered") == 2
 
@@ -127,10 +129,14 @@ def test_register_upstream_for_an_existing_rest_api(
             "--openapi-file",
             str(spec),
         ],
+        env={"ZHENGWU_UPSTREAM_CREDENTIAL": "dept-api-key-123"},
     )
     assert result.exit_code == 0, result.output
     (svc,) = service_list(db, actor=SYSTEM, instance="CN-DEV", subsystem_id=platform["subsystem_id"])
-    assert svc.upstream_url == "https://api.dept.example/v2" and svc.has_openapi
+    assert (
+        svc.upstream_url == "https://api.dept.example/v2" and svc.has_openapi and svc.has_upstream_credential
+    )
+    assert "dept-api-key-123" not in result.output
     bad = CliRunner().invoke(
         cli, [*base, "--name", "x", "--upstream-url", "ftp://x", "--service-code", "other"]
     )

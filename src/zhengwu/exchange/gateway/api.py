@@ -16,6 +16,7 @@ from starlette.types import Receive, Scope, Send
 
 from zhengwu.config import Settings, load_settings
 from zhengwu.db import Database
+from zhengwu.exchange.credentials import credential_key
 from zhengwu.exchange.gateway.proxy import Gateway, GatewayConfig
 from zhengwu.exchange.gateway.services import Limits
 from zhengwu.exchange.messagelog import messagelog_body_key
@@ -44,6 +45,7 @@ def gateway_config(
         directory_ttl=directory_ttl,
         default_limits=Limits(rate, burst, quota),
         body_key=messagelog_body_key(settings.secret_key.get_secret_value()) if keep_bodies else None,
+        credential_key=credential_key(settings.secret_key.get_secret_value()),
         signing_key_pem=key_file.read_bytes() if key_file is not None else None,
         head_interval=head_interval,
     )

@@ -38,7 +38,7 @@ from sqlalchemy.orm import configure_mappers
 
 from zhengwu.accounts.permissions import Actor
 from zhengwu.db import Database, utcnow
-from zhengwu.errors import NotAuthenticated, NotFound, PermissionDenied, ZhengwuError
+from zhengwu.errors import ConfigurationError, NotAuthenticated, NotFound, PermissionDenied, ZhengwuError
 from zhengwu.exchange.gateway import services
 from zhengwu.exchange.gateway.cache import TTLCache
 from zhengwu.exchange.gateway.limits import Limiter
@@ -116,6 +116,8 @@ class GatewayConfig:
     max_body_bytes: int = 10 * 1024 * 1024
     max_connections: int = 256
     body_key: bytes | None = None
+    # Decrypts services' upstream credentials (``zhengwu.exchange.credentials.credential_key``).
+    credential_key: bytes | None = None
     signing_key_pem: bytes | None = None
     head_interval: float = 60.0
 
@@ -476,12 +478,18 @@ class Gateway:
 
     async def _service(self, target: R1Target) -> ServiceInfo:
         async def load() -> ServiceInfo:
-            return await self._in_db(lambda db: services.service_resolve(db, service=target.service))
+            return await self._in_db(
+                lambda db: services.service_resolve(
+                    db, service=target.service, credential_key=self.config.credential_key
+                )
+            )
 
         try:
             info: ServiceInfo = await self._directory.get_or_load(target.service, load)
         except NotFound as exc:
             raise client_error(404, "UnknownService", exc.message_en) from exc
+        except ConfigurationError as exc:
+            raise server_error(500, "ServerProxy", "UpstreamCredential", exc.message_en) from exc
         return info
 
     async def _decide(
@@ -524,6 +532,9 @@ class Gateway:
         out_headers["x-road-service"] = str(service.service)
         out_headers["x-road-id"] = call.xroad_id
         out_headers["x-road-request-id"] = call.request_id
+        if service.credential is not None:
+            # The gateway's own credential at the upstream (the consumer's Authorization was dropped).
+            out_headers["authorization"] = "Bearer " + service.credential
         url = service.upstream_url.rstrip("/") + target.path + ("?" + query if query else "")
         timeout = service.timeout_ms / 1000
         began = time.perf_counter()
@@ -544,6 +555,15 @@ class Gateway:
             ) from exc
         finally:
             self.metrics.upstream.labels(call.service_label).observe(time.perf_counter() - began)
+        if response.status == 401:
+            # Only the gateway authenticates to the upstream: a 401 is the platform's fault, not the
+            # consumer's (missing or stale upstream credential), so it is a Server. error.
+            raise server_error(
+                500,
+                "ServerProxy",
+                "UpstreamUnauthorized",
+                "the provider's service refused the gateway's credential (401)",
+            )
         body = response.body
         content_type = response.header("content-type")
         encoded = response.header("content-encoding").lower() not in ("", "identity")

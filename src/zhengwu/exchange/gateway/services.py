@@ -17,7 +17,7 @@ Access rules:
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -28,8 +28,10 @@ from zhengwu.accounts.permissions import Actor, require_department_admin
 from zhengwu.accounts.services import token_authenticate
 from zhengwu.audit.services import audit_record
 from zhengwu.catalog.models import Resource, ResourceStatus, Sensitivity, ShareType
+from zhengwu.crypto import DecryptionError
 from zhengwu.db import utcnow
-from zhengwu.errors import NotAuthenticated, NotFound, PermissionDenied, ValidationError
+from zhengwu.errors import ConfigurationError, NotAuthenticated, NotFound, PermissionDenied, ValidationError
+from zhengwu.exchange.credentials import credential_decrypt
 from zhengwu.exchange.gateway.models import GatewayGrantPolicy
 from zhengwu.exchange.identifiers import ClientId, ServiceId
 from zhengwu.exchange.models import ExchangeService, ExchangeSubsystem
@@ -71,6 +73,8 @@ class ServiceInfo:
     timeout_ms: int
     catalog_resource_id: int | None
     provider_department_id: int
+    # Decrypted upstream credential (sent as Authorization: Bearer); kept out of repr so it is never logged.
+    credential: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -135,9 +139,10 @@ def caller_authenticate(db: Session, *, raw_token: str | None, client: ClientId)
     return Caller(client, dept.id, sub.id, actor.token_id, expires)
 
 
-def service_resolve(db: Session, *, service: ServiceId) -> ServiceInfo:
+def service_resolve(db: Session, *, service: ServiceId, credential_key: bytes | None = None) -> ServiceInfo:
     """The active service ``service`` names. r1 paths carry no version: the unversioned one is taken,
-    else the only active version; several versions and no unversioned one is ambiguous."""
+    else the only active version; several versions and no unversioned one is ambiguous. Its upstream
+    credential is decrypted with ``credential_key`` (a stored one without the key is a setup error)."""
     found = _subsystem(db, service.client)
     if found is None:
         raise NotFound(
@@ -163,6 +168,19 @@ def service_resolve(db: Session, *, service: ServiceId) -> ServiceInfo:
             message_en=f"service {service} is not registered (or only in several versions)",
             code="gateway.service.unknown",
         )
+    credential = None
+    if chosen.upstream_credential is not None:
+        try:
+            if credential_key is None:
+                raise DecryptionError("no key")
+            credential = credential_decrypt(credential_key, chosen.id, chosen.upstream_credential)
+        except DecryptionError:
+            # The platform secret changed since the credential was set: rotate it (never log its value).
+            raise ConfigurationError(
+                f"服务 {service} 的上游凭据无法解密，请重新设置",
+                message_en=f"the upstream credential of {service} cannot be decrypted; set it again",
+                code="gateway.service.credential_unreadable",
+            ) from None
     return ServiceInfo(
         chosen.id,
         ServiceId(service.client, chosen.service_code, chosen.service_version or None),
@@ -170,6 +188,7 @@ def service_resolve(db: Session, *, service: ServiceId) -> ServiceInfo:
         chosen.timeout_ms,
         chosen.catalog_resource_id,
         dept.id,
+        credential,
     )
 
 

@@ -189,8 +189,10 @@ def _platform_options(func: Any) -> Any:
 def register_command(
     platform_url: str, platform_token: str, subsystem_id: int, node_url: str, timeout_ms: int, **options: Any
 ) -> None:
-    """Register every published service of this node in the platform directory, with its OpenAPI."""
+    """Register every published service of this node in the platform directory, with its OpenAPI and
+    the node's first token as the upstream credential (so the gateway can call the node)."""
     config = config_from_options(**options)
+    tokens = config.token_values()
     engine = node_engine(config)
     try:
         services = published_reflect(engine, config)
@@ -207,6 +209,8 @@ def register_command(
             "timeout_ms": timeout_ms,
             "openapi": service_openapi(config, service, server_url=upstream),
         }
+        if tokens:
+            body["upstream_credential"] = tokens[0]
         try:
             echo_json(_post_service(platform_url, platform_token, body))
         except ValidationError as exc:
@@ -224,6 +228,11 @@ def register_command(
 @click.option("--openapi-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--service-version")
 @click.option("--timeout-ms", type=int, default=10_000, show_default=True)
+@click.option(
+    "--upstream-credential",
+    envvar="ZHENGWU_UPSTREAM_CREDENTIAL",
+    help="Bearer token the gateway sends to the upstream (or ZHENGWU_UPSTREAM_CREDENTIAL).",
+)
 @handle_errors
 def register_upstream_command(
     platform_url: str,
@@ -235,6 +244,7 @@ def register_upstream_command(
     openapi_file: Path | None,
     service_version: str | None,
     timeout_ms: int,
+    upstream_credential: str | None,
 ) -> None:
     """Register a department's existing REST API as an upstream service (no front node needed)."""
     openapi = None
@@ -256,4 +266,6 @@ def register_upstream_command(
         "timeout_ms": timeout_ms,
         "openapi": openapi,
     }
+    if upstream_credential:
+        body["upstream_credential"] = upstream_credential
     echo_json(_post_service(platform_url, platform_token, body))
