@@ -7,13 +7,19 @@ import threading
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from zhengwu.crypto import sm2_generate_keypair
 from zhengwu.db import Database, upgrade
 from zhengwu.errors import ValidationError
-from zhengwu.exchange.messagelog import LogEntry, LoggedCall, MessageLogWriter, messagelog_sign_head
-from zhengwu.exchange.models import ExchangeLogLeaf, ExchangeLogRecord
+from zhengwu.exchange.messagelog import (
+    LogEntry,
+    LoggedCall,
+    MessageLogWriter,
+    messagelog_sign_head,
+    write_batch,
+)
+from zhengwu.exchange.models import ExchangeLogCounter, ExchangeLogLeaf, ExchangeLogRecord
 from zhengwu.exchange.verify import messagelog_verify
 
 THREADS = 8
@@ -47,7 +53,12 @@ def test_many_threads_one_writer(empty_database_url: str) -> None:
                 call = writer.append(_entry(t, i))
                 # append returned: the record must already be visible to another connection.
                 with database.session() as check:
-                    assert check.get(ExchangeLogRecord, call.id) is not None
+                    stored = check.scalar(
+                        select(ExchangeLogRecord.xroad_id).where(
+                            ExchangeLogRecord.leaf_index == call.leaf_index
+                        )
+                    )
+                    assert stored == f"t{t}-{i}"
                 with lock:
                     results[f"t{t}-{i}"] = call
         except BaseException as exc:  # surfaced by the assertion below
@@ -126,5 +137,48 @@ def test_failed_batch_fails_its_callers(empty_database_url: str) -> None:
             future = writer.submit(_entry(0, 0))
             exc = future.exception(timeout=30)
         assert exc is not None
+    finally:
+        database.dispose()
+
+
+def test_two_writers_like_two_gateway_processes_share_one_sequence(empty_database_url: str) -> None:
+    # Two Database objects: two connection pools, as two gateway processes would have.
+    first, second = Database.from_url(empty_database_url), Database.from_url(empty_database_url)
+    upgrade(first.engine)
+    try:
+        with MessageLogWriter(first, max_batch=20) as w1, MessageLogWriter(second, max_batch=20) as w2:
+            futures = [(w1 if i % 2 else w2).submit(_entry(i % 2, i)) for i in range(400)]
+            calls = [f.result(timeout=60) for f in futures]
+        assert sorted(c.leaf_index for c in calls) == list(range(400))
+        with first.session() as db:
+            assert messagelog_verify(db).ok
+    finally:
+        first.dispose()
+        second.dispose()
+
+
+def test_a_rolled_back_batch_gives_its_indices_back(empty_database_url: str) -> None:
+    database = Database.from_url(empty_database_url)
+    upgrade(database.engine)
+    try:
+        with database.session() as db:
+            write_batch(db, [_entry(0, i) for i in range(3)])
+        db = database.sessionmaker()
+        try:
+            write_batch(db, [_entry(1, i) for i in range(5)])
+            db.rollback()
+        finally:
+            db.close()
+        with database.session() as db:
+            again = write_batch(db, [_entry(2, 0)])
+            assert [c.leaf_index for c in again] == [3] and again[0].id is not None
+        with database.session() as db:
+            # A database whose counter row went missing rebuilds it from the leaves on its next write.
+            db.execute(delete(ExchangeLogCounter))
+        with database.session() as db:
+            assert [c.leaf_index for c in write_batch(db, [_entry(3, 0)], with_ids=False)] == [4]
+            assert db.scalar(select(ExchangeLogCounter.next_leaf_index)) == 5
+        with database.session() as db:
+            assert messagelog_verify(db).ok
     finally:
         database.dispose()

@@ -28,7 +28,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from zhengwu.crypto import (
@@ -44,7 +44,7 @@ from zhengwu.crypto import (
 from zhengwu.db import Database, utcnow
 from zhengwu.errors import ConfigurationError, Conflict, NotFound, ValidationError
 from zhengwu.exchange.merkle import SM3, MerkleTree
-from zhengwu.exchange.models import ExchangeLogHead, ExchangeLogLeaf, ExchangeLogRecord
+from zhengwu.exchange.models import ExchangeLogCounter, ExchangeLogHead, ExchangeLogLeaf, ExchangeLogRecord
 
 log = logging.getLogger("zhengwu.exchange.messagelog")
 
@@ -54,8 +54,6 @@ RETENTION_DAYS = 180
 HEAD_INTERVAL_SECONDS = 60
 LEAF_FORMAT = 1
 HEAD_FORMAT = "zhengwu-messagelog-tree-head/v1"
-# Arbitrary constant naming the PostgreSQL advisory lock that serialises leaf index assignment.
-_LEAF_LOCK_KEY = 0x7A68_6177_0004
 _BODY_KEY_LABEL = b"zhengwu/exchange/messagelog/body-key/v1"
 
 
@@ -79,9 +77,9 @@ class LogEntry:
 
 @dataclass(frozen=True)
 class LoggedCall:
-    """A durable record: its row id, its leaf index and leaf hash."""
+    """A durable record: its row id (None when the writer did not read it back), leaf index and hash."""
 
-    id: int
+    id: int | None
     leaf_index: int
     leaf_hash: bytes
 
@@ -254,13 +252,25 @@ def decrypt_bodies(record: ExchangeLogRecord, body_key: bytes) -> tuple[bytes, b
     )
 
 
-def _lock_leaves(db: Session) -> None:
-    if db.get_bind().dialect.name == "postgresql":
-        db.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LEAF_LOCK_KEY})
-    else:
-        # A write statement first takes SQLite's write lock (waiting up to busy_timeout) before we read
-        # the last index; reading first and writing later could fail on a stale snapshot instead.
-        db.execute(text("DELETE FROM exchange_log_leaves WHERE 1 = 0"))
+def _reserve_leaves(db: Session, count: int) -> int:
+    """Reserve ``count`` consecutive leaf indices in the caller's transaction; returns the first.
+
+    One statement: the UPDATE takes the counter row's lock (PostgreSQL) or the database's write lock
+    (SQLite), so a second writer waits and then reads the value the first one committed.
+    """
+    reserved = db.execute(
+        update(ExchangeLogCounter)
+        .where(ExchangeLogCounter.id == 1)
+        .values(next_leaf_index=ExchangeLogCounter.next_leaf_index + count)
+        .returning(ExchangeLogCounter.next_leaf_index)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if reserved is None:
+        # The migration creates the row; a database built some other way gets it on its first write.
+        start = next_leaf_index(db)
+        db.execute(insert(ExchangeLogCounter).values(id=1, next_leaf_index=start + count))
+        return start
+    return int(reserved) - count
 
 
 def next_leaf_index(db: Session) -> int:
@@ -270,16 +280,27 @@ def next_leaf_index(db: Session) -> int:
 
 
 def write_batch(
-    db: Session, entries: Sequence[LogEntry], *, body_key: bytes | None = None, now: dt.datetime | None = None
+    db: Session,
+    entries: Sequence[LogEntry],
+    *,
+    body_key: bytes | None = None,
+    now: dt.datetime | None = None,
+    with_ids: bool = True,
 ) -> list[LoggedCall]:
     """Insert ``entries`` as consecutive leaves in the caller's transaction (which must then commit).
 
     ``now`` (the ``logged_at`` of the batch) exists for imports and tests; the gateway leaves it out.
+    ``with_ids=False`` skips reading the row ids back (the group-commit writer does not need them: its
+    callers find a record by X-Road id or leaf index), which saves a round trip per batch.
     """
-    _lock_leaves(db)
-    start = next_leaf_index(db)
     logged_at = now or utcnow()
-    rows = [_row(e, start + i, logged_at, body_key) for i, e in enumerate(entries)]
+    # Build and check every row before reserving indices, so bad input never holds the counter's lock.
+    prepared = [(e, _row(e, 0, logged_at, body_key)) for e in entries]
+    start = _reserve_leaves(db, len(prepared))
+    rows = []
+    for i, (_, row) in enumerate(prepared):
+        row["leaf_index"] = start + i
+        rows.append(row)
     hashes = [SM3.hash_leaf(leaf_bytes(r)) for r in rows]
     conn = db.connection()
     # Plain executemany (no RETURNING): the driver sends one statement it has parsed once (psycopg
@@ -290,6 +311,8 @@ def write_batch(
         insert(ExchangeLogLeaf.__table__),  # type: ignore[arg-type]
         [{"leaf_index": start + i, "leaf_hash": h} for i, h in enumerate(hashes)],
     )
+    if not with_ids:
+        return [LoggedCall(None, start + n, h) for n, h in enumerate(hashes)]
     end = start + len(rows)
     found = conn.execute(
         select(ExchangeLogRecord.leaf_index, ExchangeLogRecord.id).where(
@@ -408,7 +431,7 @@ class MessageLogWriter:
     def _commit(self, batch: list[tuple[LogEntry, Future[LoggedCall]]]) -> None:
         try:
             with self.database.session() as db:
-                done = write_batch(db, [entry for entry, _ in batch], body_key=self.body_key)
+                done = write_batch(db, [entry for entry, _ in batch], body_key=self.body_key, with_ids=False)
         except Exception as exc:  # every waiting caller must learn that its record is NOT durable
             log.error("message log batch of %d failed: %s", len(batch), exc)
             for _, future in batch:

@@ -123,6 +123,19 @@ class ExchangeLogLeaf(Base):
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 
+class ExchangeLogCounter(Base):
+    """The next leaf index, in one row: a batch reserves its indices with one UPDATE ... RETURNING.
+
+    The row lock orders concurrent writers (several gateway processes) and a rolled-back batch gives its
+    indices back with its transaction, so the leaves never have a gap.
+    """
+
+    __tablename__ = "exchange_log_counter"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    next_leaf_index: Mapped[int] = mapped_column(BigInteger)
+
+
 class ExchangeLogHead(Base):
     """A signed tree head: the platform vouches for (size, root) at a time."""
 
