@@ -118,7 +118,7 @@ class IngestResult:
         return out
 
 
-class _Errors:
+class BatchErrors:
     """All row errors of a batch, written to the error file; the first few kept for display."""
 
     def __init__(self) -> None:
@@ -259,7 +259,7 @@ def _read(
     spec: Spec,
     delivery: readers.Delivery,
     stage: _Stage,
-    errors: _Errors,
+    errors: BatchErrors,
     today: dt.date,
     progress: Progress | None,
     chunk_size: int,
@@ -284,7 +284,7 @@ def _read_fast(
     delivery: readers.Delivery,
     columns: list[str],
     stage: _Stage,
-    errors: _Errors,
+    errors: BatchErrors,
     today: dt.date,
     progress: Progress | None,
 ) -> int | None:
@@ -323,7 +323,7 @@ def _read_rows(
     delivery: readers.Delivery,
     columns: list[str],
     stage: _Stage,
-    errors: _Errors,
+    errors: BatchErrors,
     today: dt.date,
     progress: Progress | None,
     chunk_size: int,
@@ -355,7 +355,7 @@ def _read_rows(
     return read
 
 
-def _set_checks(registry: Registry, stage: _Stage, errors: _Errors) -> None:
+def _set_checks(registry: Registry, stage: _Stage, errors: BatchErrors) -> None:
     db, key, name = stage.db, stage.spec.key, stage.name
     if stage.postgres and not _empty(db, TABLES[registry][0]):
         # A new table has no statistics until analysed; without them the joins with the current table
@@ -610,7 +610,7 @@ def ingest(
     )
     db.add(batch)
     db.flush()
-    errors = _Errors()
+    errors = BatchErrors()
     result = IngestResult(batch_id=batch.id, status=BatchStatus.RUNNING.value)
     stage = _Stage(db, registry, spec, batch.id)
     try:
@@ -619,7 +619,9 @@ def ingest(
             result.notes = delivery.notes
             result.rows_read = _read(registry, spec, delivery, stage, errors, today, progress, chunk_size)
         except ValidationError as exc:
-            return _finish(db, actor, batch, result, errors, error_dir, BatchStatus.REJECTED, exc.message)
+            return batch_finish(
+                db, actor, batch, result, errors, error_dir, BatchStatus.REJECTED, exc.message
+            )
         if file_format == "sql":
             batch.fingerprint = hasher.hexdigest()
             earlier = _previous_batch(db, registry.value, batch.fingerprint)
@@ -633,7 +635,7 @@ def ingest(
                 f"{len(errors.bad_rows)} 行有错误，按“全部或全不”方式整批拒绝，未写入任何数据；"
                 "请修正后重新提交，或选择部分入库"
             )
-            return _finish(db, actor, batch, result, errors, error_dir, BatchStatus.REJECTED, message)
+            return batch_finish(db, actor, batch, result, errors, error_dir, BatchStatus.REJECTED, message)
         result.inserted, result.updated, result.unchanged = _apply(registry, stage, batch)
     finally:
         stage.drop()
@@ -641,7 +643,7 @@ def ingest(
     message = f"新增 {result.inserted} 条，更新 {result.updated} 条，未变化 {result.unchanged} 条" + (
         f"；{len(errors.bad_rows)} 行有错误未入库，见错误文件" if errors.all else ""
     )
-    return _finish(db, actor, batch, result, errors, error_dir, status, message)
+    return batch_finish(db, actor, batch, result, errors, error_dir, status, message)
 
 
 def _open(
@@ -655,16 +657,20 @@ def _open(
     return opener[file_format](Path(path))
 
 
-def _finish(
+def batch_finish(
     db: Session,
     actor: Actor,
     batch: RegistryBatch,
     result: IngestResult,
-    errors: _Errors,
+    errors: BatchErrors,
     error_dir: Path,
     status: BatchStatus,
     message: str,
+    *,
+    audit_action: str = "registries.ingest",
+    kind_key: str = "registry",
 ) -> IngestResult:
+    """Close a batch of any registry: error file, counts on the batch and the result, one audit event."""
     if errors.all:
         target = error_dir / f"{batch.registry_name}-batch-{batch.id}-errors.csv"
         errors.write(target)
@@ -686,12 +692,12 @@ def _finish(
     audit_record(
         db,
         actor=actor,
-        action="registries.ingest",
+        action=audit_action,
         target_type="registry_batch",
         target_id=batch.id,
         outcome="success" if status is not BatchStatus.REJECTED else "failure",
         details={
-            "registry": batch.registry_name,
+            kind_key: batch.registry_name,
             "source": batch.source_department,
             "status": status.value,
             "rows_read": result.rows_read,

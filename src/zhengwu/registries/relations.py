@@ -34,13 +34,13 @@ from zhengwu.db import utcnow
 from zhengwu.errors import NotFound, ValidationError
 from zhengwu.registries import readers
 from zhengwu.registries.ingest import (
+    BatchErrors,
     IngestResult,
     Mode,
     _department,
     _duplicate,
-    _Errors,
-    _finish,
     _previous_batch,
+    batch_finish,
     map_header,
 )
 from zhengwu.registries.models import BatchStatus, Person, PersonRelation, RegistryBatch
@@ -144,7 +144,7 @@ def _current_links(db: Session, keys: Iterable[str], kind: str | None = None) ->
     return out
 
 
-def _check(db: Session, links: list[tuple[int, Link]], errors: _Errors) -> list[tuple[int, Link]]:
+def _check(db: Session, links: list[tuple[int, Link]], errors: BatchErrors) -> list[tuple[int, Link]]:
     """Set-wise rules over the whole batch; returns the links that pass, in file order."""
     births = _births(db, (k for _, (a, b, _, _) in links for k in (a, b)))
     seen: dict[tuple[str, str, str], int] = {}
@@ -287,7 +287,7 @@ def relations_ingest(
     )
     db.add(batch)
     db.flush()
-    errors = _Errors()
+    errors = BatchErrors()
     result = IngestResult(batch_id=batch.id, status=BatchStatus.RUNNING.value)
     links: list[tuple[int, Link]] = []
     try:
@@ -313,7 +313,7 @@ def relations_ingest(
             else:
                 links.append((number, (checked[0], checked[1], checked[2], checked[3])))
     except ValidationError as exc:
-        return _finish(db, actor, batch, result, errors, error_dir, BatchStatus.REJECTED, exc.message)
+        return batch_finish(db, actor, batch, result, errors, error_dir, BatchStatus.REJECTED, exc.message)
     if file_format == "sql":
         batch.fingerprint = hasher.hexdigest()
         earlier = _previous_batch(db, REGISTRY, batch.fingerprint)
@@ -324,13 +324,13 @@ def relations_ingest(
     links = _check(db, links, errors)
     if errors.all and mode == "atomic":
         message = f"{len(errors.bad_rows)} 行有错误，按“全部或全不”方式整批拒绝，未写入任何数据"
-        return _finish(db, actor, batch, result, errors, error_dir, BatchStatus.REJECTED, message)
+        return batch_finish(db, actor, batch, result, errors, error_dir, BatchStatus.REJECTED, message)
     result.inserted, result.updated, result.unchanged = _apply(db, links, batch)
     status = BatchStatus.PARTIAL if errors.all else BatchStatus.APPLIED
     message = f"新增关系 {result.inserted} 条，解除 {result.updated} 条，未变化 {result.unchanged} 条" + (
         f"；{len(errors.bad_rows)} 行有错误未入库，见错误文件" if errors.all else ""
     )
-    return _finish(db, actor, batch, result, errors, error_dir, status, message)
+    return batch_finish(db, actor, batch, result, errors, error_dir, status, message)
 
 
 def synthetic_relations(persons_csv: Path, out_csv: Path, *, seed: int = 2026, share: float = 0.3) -> int:

@@ -22,7 +22,6 @@ shared ``registry_batches`` history (``registry`` = ``credit_records`` or ``cred
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
@@ -50,7 +49,7 @@ from zhengwu.registries.credit.models import (
     SubjectType,
 )
 from zhengwu.registries.credit.validation import ENTRY_SPEC, RECORD_SPEC, validate_entry, validate_record
-from zhengwu.registries.ingest import ERRORS_SHOWN, IngestResult, RowError, map_header
+from zhengwu.registries.ingest import BatchErrors, IngestResult, batch_finish, map_header
 from zhengwu.registries.models import BatchStatus, Entity, Person, RegistryBatch
 from zhengwu.registries.validation import clean
 
@@ -60,25 +59,6 @@ Progress = Callable[[int], None]
 BATCH_NAMES: Final = {"records": BATCH_RECORDS, "list_entries": BATCH_LIST_ENTRIES}
 #: Keys per IN list of the set-wise lookups.
 CHUNK: Final = 1000
-
-
-class _Errors:
-    def __init__(self) -> None:
-        self.all: list[RowError] = []
-        self.bad_rows: set[int] = set()
-
-    def add(self, row: int, column: str, reason: str) -> None:
-        self.all.append(RowError(row, column, reason))
-        self.bad_rows.add(row)
-
-    def write(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # UTF-8 with BOM: the Excel the operators use opens it with the right encoding.
-        with path.open("w", encoding="utf-8-sig", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["行号", "列", "原因"])
-            for error in sorted(self.all, key=lambda e: e.row):
-                writer.writerow([error.row, error.column, error.reason])
 
 
 class References:
@@ -230,7 +210,7 @@ def ingest_credit(
     )
     db.add(batch)
     db.flush()
-    errors = _Errors()
+    errors = BatchErrors()
     result = IngestResult(batch_id=batch.id, status=BatchStatus.RUNNING.value)
     refs = References(db, allow_unregistered=allow_unregistered)
     try:
@@ -238,13 +218,35 @@ def ingest_credit(
         result.notes = delivery.notes
         valid = _read(kind, delivery, source, refs, errors, today, progress, result)
     except ValidationError as exc:
-        return _finish(db, actor, batch, result, errors, error_dir, BatchStatus.REJECTED, exc.message)
+        return batch_finish(
+            db,
+            actor,
+            batch,
+            result,
+            errors,
+            error_dir,
+            BatchStatus.REJECTED,
+            exc.message,
+            audit_action="credit.ingest",
+            kind_key="kind",
+        )
     if errors.all and mode == "atomic":
         message = (
             f"{len(errors.bad_rows)} 行有错误，按“全部或全不”方式整批拒绝，未写入任何数据；"
             "请修正后重新提交，或选择部分入库"
         )
-        return _finish(db, actor, batch, result, errors, error_dir, BatchStatus.REJECTED, message)
+        return batch_finish(
+            db,
+            actor,
+            batch,
+            result,
+            errors,
+            error_dir,
+            BatchStatus.REJECTED,
+            message,
+            audit_action="credit.ingest",
+            kind_key="kind",
+        )
     counts = _apply(db, kind, valid, batch)
     result.inserted, result.updated, result.unchanged = (
         counts["inserted"],
@@ -255,7 +257,18 @@ def ingest_credit(
     message = f"新增 {result.inserted} 条，更新 {result.updated} 条，未变化 {result.unchanged} 条" + (
         f"；{len(errors.bad_rows)} 行有错误未入库，见错误文件" if errors.all else ""
     )
-    return _finish(db, actor, batch, result, errors, error_dir, status, message)
+    return batch_finish(
+        db,
+        actor,
+        batch,
+        result,
+        errors,
+        error_dir,
+        status,
+        message,
+        audit_action="credit.ingest",
+        kind_key="kind",
+    )
 
 
 def _read(
@@ -263,7 +276,7 @@ def _read(
     delivery: readers.Delivery,
     source: str,
     refs: References,
-    errors: _Errors,
+    errors: BatchErrors,
     today: dt.date,
     progress: Progress | None,
     result: IngestResult,
@@ -434,50 +447,3 @@ def _apply(db: Session, kind: Kind, rows: list[dict[str, Any]], batch: RegistryB
         )
         counts["inserted"] = len(fresh)
     return counts
-
-
-def _finish(
-    db: Session,
-    actor: Actor,
-    batch: RegistryBatch,
-    result: IngestResult,
-    errors: _Errors,
-    error_dir: Path,
-    status: BatchStatus,
-    message: str,
-) -> IngestResult:
-    if errors.all:
-        target = error_dir / f"{batch.registry_name}-batch-{batch.id}-errors.csv"
-        errors.write(target)
-        batch.error_file = result.error_file = str(target)
-    result.status = batch.status = status.value
-    result.message = batch.message = message
-    result.rows_invalid = batch.rows_invalid = len(errors.bad_rows)
-    result.errors = errors.all[:ERRORS_SHOWN]
-    result.error_count = len(errors.all)
-    batch.rows_read = result.rows_read
-    batch.rows_inserted, batch.rows_updated, batch.rows_unchanged = (
-        result.inserted,
-        result.updated,
-        result.unchanged,
-    )
-    batch.finished_at = utcnow()
-    db.flush()
-    audit_record(
-        db,
-        actor=actor,
-        action="credit.ingest",
-        target_type="registry_batch",
-        target_id=batch.id,
-        outcome="success" if status is not BatchStatus.REJECTED else "failure",
-        details={
-            "kind": batch.registry_name,
-            "source": batch.source_department,
-            "status": status.value,
-            "rows_read": result.rows_read,
-            "rows_invalid": result.rows_invalid,
-            "inserted": result.inserted,
-            "updated": result.updated,
-        },
-    )
-    return result
