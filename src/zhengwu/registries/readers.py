@@ -10,7 +10,6 @@ a Chinese reason; problems of single rows are left to the validator.
 
 from __future__ import annotations
 
-import codecs
 import csv
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from zhengwu.crypto import Sm3Hasher
 from zhengwu.errors import ValidationError
+from zhengwu.textfiles import detect_text_encoding
 
 FORMATS: Final = ("csv", "xlsx", "parquet", "sql")
 _SUFFIXES: Final = {
@@ -34,7 +34,6 @@ _SUFFIXES: Final = {
     ".parquet": "parquet",
     ".pq": "parquet",
 }
-_SAMPLE: Final = 1 << 20
 # Large text fields (business scope) exceed csv's 128 KiB default only in broken files; 1 MiB is ample.
 csv.field_size_limit(1 << 20)
 
@@ -85,25 +84,7 @@ def fingerprint_file(path: Path, source: str) -> str:
 
 def detect_encoding(path: Path) -> tuple[str, str | None]:
     """The encoding of a CSV file: UTF-8 with or without BOM, else GB18030 (a superset of GBK)."""
-    with path.open("rb") as fh:
-        sample = fh.read(_SAMPLE)
-    if sample.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig", "文件带有 UTF-8 BOM，已自动去除"
-    try:
-        # An incremental decoder tolerates a multi-byte character cut at the end of the sample.
-        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
-        return "utf-8", None
-    except UnicodeDecodeError:
-        pass
-    try:
-        codecs.getincrementaldecoder("gb18030")().decode(sample, final=False)
-    except UnicodeDecodeError as exc:
-        raise file_error(
-            f"文件编码无法识别（既不是 UTF-8 也不是 GBK），第 {exc.start + 1} 个字节附近无效",
-            f"unknown encoding (neither UTF-8 nor GBK) near byte {exc.start + 1}",
-            code="encoding",
-        ) from exc
-    return "gb18030", "检测到 GBK/GB18030 编码，已按该编码读取（建议改用 UTF-8）"
+    return detect_text_encoding(path, code_prefix="registries.file")
 
 
 def read_csv(path: Path) -> Delivery:

@@ -9,7 +9,6 @@ workbook, bad JSON) are collected with their row, column and reason and raised t
 
 from __future__ import annotations
 
-import codecs
 import csv
 import hashlib
 import io
@@ -24,6 +23,7 @@ from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
 from zhengwu.errors import ValidationError
+from zhengwu.textfiles import detect_text_encoding
 
 FORMATS: Final = ("csv", "xlsx", "jsonl")
 _SUFFIXES: Final = {
@@ -36,7 +36,6 @@ _SUFFIXES: Final = {
     ".ndjson": "jsonl",
     ".json": "jsonl",
 }
-_SAMPLE: Final = 1 << 20
 MAX_ERRORS: Final = 50
 # PostgreSQL truncates identifiers longer than 63 bytes; a Chinese character takes 3 of them.
 MAX_NAME_BYTES: Final = 63
@@ -104,25 +103,7 @@ def file_sha256(path: Path) -> tuple[str, int]:
 
 def detect_encoding(path: Path) -> tuple[str, str | None]:
     """The encoding of a text file: UTF-8 with or without BOM, else GB18030 (a superset of GBK)."""
-    with path.open("rb") as fh:
-        sample = fh.read(_SAMPLE)
-    if sample.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig", "文件带有 UTF-8 BOM，已自动去除"
-    try:
-        # An incremental decoder tolerates a multi-byte character cut at the end of the sample.
-        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
-        return "utf-8", None
-    except UnicodeDecodeError:
-        pass
-    try:
-        codecs.getincrementaldecoder("gb18030")().decode(sample, final=False)
-    except UnicodeDecodeError as exc:
-        raise file_error(
-            f"文件编码无法识别（既不是 UTF-8 也不是 GBK），第 {exc.start + 1} 个字节附近无效",
-            f"unknown encoding (neither UTF-8 nor GBK) near byte {exc.start + 1}",
-            code="encoding",
-        ) from exc
-    return "gb18030", "检测到 GBK/GB18030 编码，已按该编码读取"
+    return detect_text_encoding(path, code_prefix="datastore.file")
 
 
 def check_header(raw: list[Any]) -> list[str]:
