@@ -155,6 +155,30 @@ def _department(db: Session, code: str) -> Department:
     return department
 
 
+def check_mode(mode: str) -> None:
+    """Refuse an ingestion mode other than ``atomic`` (all or nothing) and ``partial``."""
+    if mode not in ("atomic", "partial"):
+        raise ValidationError(
+            f"未知的入库方式“{mode}”，应为 atomic 或 partial",
+            message_en=f"unknown mode '{mode}'",
+            code="registries.mode",
+            field="mode",
+        )
+
+
+def delivery_file(path: str | Path) -> Path:
+    """The delivered file as a path; a missing file is a 404 naming the ``path`` field."""
+    file_path = Path(path)
+    if not file_path.is_file():
+        raise NotFound(
+            f"文件“{file_path}”不存在",
+            message_en=f"no such file: {file_path}",
+            code="registries.file.missing",
+            field="path",
+        )
+    return file_path
+
+
 def map_header(columns: list[str], spec: Spec) -> list[str]:
     """Canonical column names of a header; missing, unknown or repeated columns reject the file."""
     mapped: list[str] = []
@@ -560,26 +584,13 @@ def ingest(
     """
     registry = Registry(registry)
     spec = SPECS[registry]
-    if mode not in ("atomic", "partial"):
-        raise ValidationError(
-            f"未知的入库方式“{mode}”，应为 atomic 或 partial",
-            message_en=f"unknown mode '{mode}'",
-            code="registries.mode",
-            field="mode",
-        )
+    check_mode(mode)
     department = _department(db, source)
     require_department_admin(actor, department.id)
     today = today or dt.date.today()
     hasher = Sm3Hasher()
     if path is not None:
-        file_path = Path(path)
-        if not file_path.is_file():
-            raise NotFound(
-                f"文件“{file_path}”不存在",
-                message_en=f"no such file: {file_path}",
-                code="registries.file.missing",
-                field="path",
-            )
+        file_path = delivery_file(path)
         file_format = readers.format_of(file_path)
         fingerprint = readers.fingerprint_file(file_path, source)
         earlier = _previous_batch(db, registry.value, fingerprint)

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from zhengwu.accounts.permissions import Actor, require_department_admin
 from zhengwu.crypto import Sm3Hasher
 from zhengwu.db import utcnow
-from zhengwu.errors import NotFound, ValidationError
+from zhengwu.errors import ValidationError
 from zhengwu.registries import readers
 from zhengwu.registries.ingest import (
     BatchErrors,
@@ -41,6 +41,8 @@ from zhengwu.registries.ingest import (
     _duplicate,
     _previous_batch,
     batch_finish,
+    check_mode,
+    delivery_file,
     map_header,
 )
 from zhengwu.registries.models import BatchStatus, Person, PersonRelation, RegistryBatch
@@ -239,26 +241,13 @@ def relations_ingest(
     today: dt.date | None = None,
 ) -> IngestResult:
     """Ingest one delivery of family relations as one batch (see the module docstring)."""
-    if mode not in ("atomic", "partial"):
-        raise ValidationError(
-            f"未知的入库方式“{mode}”，应为 atomic 或 partial",
-            message_en=f"unknown mode '{mode}'",
-            code="registries.mode",
-            field="mode",
-        )
+    check_mode(mode)
     department = _department(db, source)
     require_department_admin(actor, department.id)
     today = today or dt.date.today()
     hasher = Sm3Hasher()
     if path is not None:
-        file_path = Path(path)
-        if not file_path.is_file():
-            raise NotFound(
-                f"文件“{file_path}”不存在",
-                message_en=f"no such file: {file_path}",
-                code="registries.file.missing",
-                field="path",
-            )
+        file_path = delivery_file(path)
         file_format, file_name = readers.format_of(file_path), file_path.name
         fingerprint = readers.fingerprint_file(file_path, source)
         earlier = _previous_batch(db, REGISTRY, fingerprint)
