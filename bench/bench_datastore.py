@@ -55,7 +55,8 @@ from zhengwu.opendata.services import dataset_create
 PG_ADMIN_URL = os.environ.get(
     "ZHENGWU_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-DB_NAME = "zhengwu_bench_datastore"
+DB_NAME = os.environ.get("ZHENGWU_BENCH_DB", "zhengwu_bench_datastore")
+PORT = int(os.environ.get("ZHENGWU_BENCH_PORT", "0"))
 FIELDS = [
     {"id": "n", "type": "int"},
     {"id": "code", "type": "text"},
@@ -148,6 +149,18 @@ def build_table(database: Database, rows: int) -> tuple[str, str]:
         conn.exec_driver_sql(f'VACUUM ANALYZE "{table}"')
     print(f"built {rows:,} rows in {time.perf_counter() - started:.1f} s", flush=True)
     return resource_id, table
+
+
+def existing_table(database: Database) -> tuple[str, str, int]:
+    """The bench table of a ``--keep`` run: resource id, table name, rows."""
+    with database.session() as db:
+        row = db.execute(
+            text(
+                "SELECT resource_id, table_name, row_count FROM datastore_tables "
+                "WHERE loaded_by = 'bench' ORDER BY row_count DESC LIMIT 1"
+            )
+        ).one()
+    return str(row[0]), str(row[1]), int(row[2])
 
 
 def loader_throughput(database: Database, rows: int) -> dict[str, Any]:
@@ -298,6 +311,18 @@ def bench_download(base: str, pg_url: str, resource_id: str, table: str, server_
             for data in copy:
                 copied += len(data)
     copy_seconds = time.perf_counter() - started
+    # The C baseline: psql's \copy of the same rows to /dev/null (what PostgreSQL can deliver here).
+    dbname = make_url(pg_url).database or ""
+    url = make_url(pg_url)
+    started = time.perf_counter()
+    subprocess.run(
+        ["psql", "-h", url.host or "127.0.0.1", "-p", str(url.port or 5432), "-U", url.username or "postgres",
+         "-d", dbname, "-q", "-c",
+         f"\\copy (SELECT _id, n, code, city, amount, day, label, lon, lat FROM \"{table}\" ORDER BY _id) "
+         "TO '/dev/null' WITH (FORMAT csv, HEADER true)"],
+        check=True,
+    )  # fmt: skip
+    psql_seconds = time.perf_counter() - started
     return {
         "download_mb": round(size / 1e6, 1),
         "download_s": round(seconds, 2),
@@ -308,6 +333,8 @@ def bench_download(base: str, pg_url: str, resource_id: str, table: str, server_
         "baseline_copy_mb": round(copied / 1e6, 1),
         "baseline_copy_s": round(copy_seconds, 2),
         "baseline_copy_mb_per_s": round(copied / 1e6 / copy_seconds, 1),
+        "baseline_psql_s": round(psql_seconds, 2),
+        "baseline_psql_mb_per_s": round(copied / 1e6 / psql_seconds, 1),
     }
 
 
@@ -319,17 +346,25 @@ def main() -> None:
     parser.add_argument("--load-rows", type=int, default=300_000, help="rows for the loader throughput")
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    parser.add_argument("--reuse", action="store_true", help="time the table a --keep run left")
     args = parser.parse_args()
-    url = fresh_database()
-    database = Database(make_engine(url))
-    upgrade(database.engine)
     report: dict[str, Any] = {"rows": args.rows, "cpus": os.cpu_count(), "load_avg": os.getloadavg()}
+    if args.reuse:
+        url = make_url(PG_ADMIN_URL).set(database=DB_NAME).render_as_string(hide_password=False)
+        database = Database(make_engine(url))
+    else:
+        url = fresh_database()
+        database = Database(make_engine(url))
+        upgrade(database.engine)
     try:
-        report["loader"] = loader_throughput(database, args.load_rows)
-        print(json.dumps(report["loader"]), flush=True)
-        resource_id, table = build_table(database, args.rows)
+        if args.reuse:
+            resource_id, table, report["rows"] = existing_table(database)
+        else:
+            report["loader"] = loader_throughput(database, args.load_rows)
+            print(json.dumps(report["loader"]), flush=True)
+            resource_id, table = build_table(database, args.rows)
         with tempfile.TemporaryDirectory() as tmp:
-            port = 8765 + os.getpid() % 1000
+            port = PORT or 8765 + os.getpid() % 1000
             server = start_server(url, Path(tmp), port)
             try:
                 base = f"http://127.0.0.1:{port}"
@@ -344,6 +379,28 @@ def main() -> None:
         if not args.keep:
             drop_database()
     print(json.dumps(report, ensure_ascii=False, indent=2))
+    print_table(report)
+
+
+def print_table(report: dict[str, Any]) -> None:
+    """The numbers as a table, with the load average at the start and at the end."""
+    start = ", ".join(f"{v:.1f}" for v in report["load_avg"])
+    end = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"\n{report['rows']:,} rows; load average at start {start}, at end {end}")
+    print(f"{'measurement':44} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
+    for name, values in report.get("search", {}).items():
+        print(f"{name:44} {values['p50']:>8} {values['p95']:>8} {values['p99']:>8}")
+    down = report.get("download")
+    if down:
+        print(f"{'download':44} {'MB':>8} {'s':>8} {'MB/s':>8}")
+        print(f"{'CSV dump over HTTP (curl)':44} {down['download_mb']:>8} {down['download_s']:>8} "
+              f"{down['download_mb_per_s']:>8}")  # fmt: skip
+        print(f"{'baseline: COPY read by psycopg Copy':44} {down['baseline_copy_mb']:>8} "
+              f"{down['baseline_copy_s']:>8} {down['baseline_copy_mb_per_s']:>8}")  # fmt: skip
+        print(f"{'baseline: psql copy to /dev/null':44} {down['baseline_copy_mb']:>8} "
+              f"{down['baseline_psql_s']:>8} {down['baseline_psql_mb_per_s']:>8}")  # fmt: skip
+        print(f"server RSS before / peak / after: {down['server_rss_before_mib']} / "
+              f"{down['server_peak_rss_mib']} / {down['server_rss_after_mib']} MiB")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -40,14 +40,17 @@ def test_demo_publishes_the_open_catalog_entries(db: Session) -> None:
     assert sum(every["facets"]["open_type"].values()) == datasets
     one = services.dataset_search(db, actor=Actor.anonymous(), rows=1)["results"][0]
     assert one["provenance"]["catalog_code"]
-    # A few datasets carry a synthetic table in the datastore, open to everyone.
-    tabular = [
-        r
+    # A few datasets carry a synthetic table in the datastore: open to everyone, but for the one of a
+    # conditionally open dataset (its rows need an approved application's key).
+    with_table = [
+        (d["open_type"], r)
         for d in services.dataset_search(db, actor=Actor.anonymous(), rows=1000)["results"]
         for r in d["resources"]
         if r["datastore_active"]
     ]
-    assert len(tabular) == DEMO_TABLES
+    assert len(with_table) == DEMO_TABLES
+    assert sorted(kind for kind, _ in with_table) == ["conditional"] + ["open"] * (DEMO_TABLES - 1)
+    tabular = [r for kind, r in with_table if kind == "open"]
     first = datastore_search(
         db, actor=Actor.anonymous(), resource_id=tabular[0]["id"], filters={"区县": "城东区"}
     )

@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from zhengwu.accounts.permissions import Actor
 from zhengwu.cli_support import CliState, echo_json, handle_errors, pass_state
+from zhengwu.opendata.harvest.cli import harvest_group
 from zhengwu.opendata.seed import opendata_demo_seed
 from zhengwu.opendata.services import dataset_index_rebuild
 
@@ -18,6 +19,9 @@ _INDEX_TABLES = ("opendata_search_terms", "opendata_search_facets", "opendata_se
 @click.group("opendata")
 def opendata_group() -> None:
     """数据开放 (open data portal)."""
+
+
+opendata_group.add_command(harvest_group)
 
 
 @opendata_group.command("reindex")

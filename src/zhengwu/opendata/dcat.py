@@ -58,7 +58,9 @@ def _zh(text: str) -> Literal:
 def _time(value: str | None) -> Literal | None:
     if not value:
         return None
-    return Literal(value.split(".")[0], datatype=XSD.dateTime)
+    # Fractions of a second kept (xsd:dateTime allows them): a harvester that compares dct:modified must
+    # see an edit made within the same second as the previous state.
+    return Literal(value, datatype=XSD.dateTime)
 
 
 def _abs(base: str, url: str) -> URIRef:
@@ -191,14 +193,16 @@ def catalog_graph(
     for raw in rows:
         _add_dataset(g, base, catalog, json.loads(raw))
     last = max(1, -(-total // page_size))
-    paging = URIRef(f"{base}/catalog.ttl?page={page}")
+    # Links keep a non-default page size: a harvester following them must not skip or repeat datasets.
+    sized = f"{base}/catalog.ttl?" + (f"page_size={page_size}&" if page_size != PAGE_SIZE else "")
+    paging = URIRef(f"{sized}page={page}")
     g.add((paging, RDF.type, HYDRA.PagedCollection))
     g.add((paging, HYDRA.totalItems, Literal(total, datatype=XSD.integer)))
     g.add((paging, HYDRA.itemsPerPage, Literal(page_size, datatype=XSD.integer)))
-    g.add((paging, HYDRA.firstPage, URIRef(f"{base}/catalog.ttl?page=1")))
-    g.add((paging, HYDRA.lastPage, URIRef(f"{base}/catalog.ttl?page={last}")))
+    g.add((paging, HYDRA.firstPage, URIRef(f"{sized}page=1")))
+    g.add((paging, HYDRA.lastPage, URIRef(f"{sized}page={last}")))
     if page > 1:
-        g.add((paging, HYDRA.previousPage, URIRef(f"{base}/catalog.ttl?page={page - 1}")))
+        g.add((paging, HYDRA.previousPage, URIRef(f"{sized}page={page - 1}")))
     if page < last:
-        g.add((paging, HYDRA.nextPage, URIRef(f"{base}/catalog.ttl?page={page + 1}")))
+        g.add((paging, HYDRA.nextPage, URIRef(f"{sized}page={page + 1}")))
     return g

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Index,
     Integer,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Text,
 )
@@ -259,3 +260,17 @@ class SearchFacet(Base):
         PrimaryKeyConstraint("dataset_id", "term", name="pk_opendata_search_facets"),
         {"sqlite_with_rowid": False},
     )
+
+
+class SearchState(Base):
+    """One row (id 1): a random token replaced by every change of the search index.
+
+    ``package_search`` keeps the docs' sort keys, posting lists and facet tables in process memory
+    (``search_memory.py``) keyed by it, so none outlives the index it was read from; random rather than
+    a counter, so that a rolled-back change's value never returns.
+    """
+
+    __tablename__ = "opendata_search_state"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    token: Mapped[str] = mapped_column(String(32))

@@ -22,14 +22,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import TextClause, bindparam, delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from zhengwu.catalog.search.tokens import MAX_QUERY_CHARS, is_cjk, normalize, runs, segmenter, text_terms
+from zhengwu.db import UTCDateTime
 from zhengwu.errors import ValidationError
 from zhengwu.opendata.models import SearchDoc, SearchFacet, SearchTerm
+from zhengwu.search.memory import touch_token
 
 MAX_TERM = 80
+# The one-row table whose random token every index write replaces (see ``search_memory``).
+STATE_TABLE = "opendata_search_state"
 PUBLIC_TERM = "__public"
 PRIVATE_TERM = "__private"
 # CKAN's facet fields; each is a facet term prefix ``<field>=``.
@@ -135,6 +139,7 @@ def index_write(db: Session, entries: Iterable[IndexEntry]) -> int:
     db.execute(insert(SearchTerm), term_rows)
     if facet_rows:
         db.execute(insert(SearchFacet), facet_rows)
+    touch_token(db, STATE_TABLE)
     return len(batch)
 
 
@@ -145,6 +150,7 @@ def index_remove(db: Session, dataset_ids: Sequence[int]) -> None:
         db.execute(delete(SearchTerm).where(SearchTerm.dataset_id.in_(chunk)))
         db.execute(delete(SearchFacet).where(SearchFacet.dataset_id.in_(chunk)))
         db.execute(delete(SearchDoc).where(SearchDoc.dataset_id.in_(chunk)))
+    touch_token(db, STATE_TABLE)
 
 
 # --- Query parsing -----------------------------------------------------------------------------------
@@ -381,19 +387,30 @@ class SearchOutcome:
     count: int
     packages: list[dict[str, Any]]
     facets: dict[str, list[tuple[str, int]]]
+    # Read with the page when organization or groups are counted (saves the facet titles a round trip):
+    departments: list[tuple[int, str, str]] | None = None  # (id, code, name)
+    groups: dict[str, str] | None = None  # group name → title
 
 
 class _Params:
     def __init__(self) -> None:
         self.values: dict[str, Any] = {}
+        self.stamps: list[str] = []
 
     def add(self, value: Any) -> str:
         name = f"p{len(self.values)}"
         self.values[name] = value
+        if isinstance(value, dt.datetime):
+            # Bound as the column's type: SQLite compares the stored text, which must have the same form.
+            self.stamps.append(name)
         return ":" + name
 
+    def statement(self, sql: str) -> TextClause:
+        return text(sql).bindparams(*(bindparam(n, type_=UTCDateTime) for n in self.stamps))
 
-def _upper(prefix: str) -> str:
+
+def prefix_upper(prefix: str) -> str:
+    """The first string after every string that starts with ``prefix`` (a key range's end)."""
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
@@ -404,7 +421,10 @@ def _lookup_sql(lookup: Lookup, params: _Params) -> str:
     kind, term = lookup
     if kind == "eq":
         return _TERMS + f"term = {params.add(term)}"
-    return _TERMS + f"term >= {params.add(term)} AND term < {params.add(_upper(term))}"
+    # DISTINCT: several terms of one dataset share a prefix, and a lone lookup is not deduplicated by
+    # an INTERSECT or UNION (an administrator's ``q=tra`` counted a dataset once per matching term).
+    distinct = _TERMS.replace("SELECT ", "SELECT DISTINCT ", 1)
+    return distinct + f"term >= {params.add(term)} AND term < {params.add(prefix_upper(term))}"
 
 
 def _set_sql(alternatives: list[Conjunction], params: _Params, alias: str) -> str:
@@ -479,11 +499,13 @@ def _facet_ranges(plan: SearchPlan, params: _Params, column: str) -> str:
     conds = []
     for name in plan.facet_fields:
         low = f"{name}="
-        conds.append(f"({column} >= {params.add(low)} AND {column} < {params.add(_upper(low))})")
+        conds.append(f"({column} >= {params.add(low)} AND {column} < {params.add(prefix_upper(low))})")
     return " OR ".join(conds)
 
 
-def _split_facets(rows: Iterable[Any], plan: SearchPlan) -> dict[str, list[tuple[str, int]]]:
+def split_facets(rows: Iterable[Any], plan: SearchPlan) -> dict[str, list[tuple[str, int]]]:
+    """Facet counts ``(term, count)`` by field: at least ``facet_mincount``, most frequent first, then by
+    value, at most ``facet_limit`` per field."""
     out: dict[str, list[tuple[str, int]]] = {name: [] for name in plan.facet_fields}
     for term, count in rows:
         name, _, value = str(term).partition("=")
@@ -496,8 +518,12 @@ def _split_facets(rows: Iterable[Any], plan: SearchPlan) -> dict[str, list[tuple
     return out
 
 
-def search_run(db: Session, plan: SearchPlan, vis: Visibility) -> SearchOutcome:
-    """Run a parsed search: two statements (count with facets, then the page)."""
+def search_run_sql(db: Session, plan: SearchPlan, vis: Visibility) -> SearchOutcome:
+    """Run a parsed search in SQL: two statements (count with facets, then the page).
+
+    The reference for ``search_memory.search_run`` (which serves ``package_search``): both give the
+    same results, as the randomised comparison in the tests checks on both backends.
+    """
     narrowed = bool(plan.clauses or plan.ranges or vis.org_terms or vis.all_private)
     facets: dict[str, list[tuple[str, int]]] = {name: [] for name in plan.facet_fields}
     if (
@@ -519,7 +545,7 @@ def search_run(db: Session, plan: SearchPlan, vis: Visibility) -> SearchOutcome:
                 text(f"SELECT term, count(*) FROM opendata_search_terms WHERE {where} GROUP BY term"),
                 params.values,
             ).all()
-            facets = _split_facets(rows, plan)
+            facets = split_facets(rows, plan)
         params = _Params()
         page_sql = (
             "SELECT d.package_json FROM opendata_search_docs d "
@@ -558,10 +584,10 @@ def search_run(db: Session, plan: SearchPlan, vis: Visibility) -> SearchOutcome:
             f" UNION ALL SELECT 2, x.package_json, row_number() OVER (ORDER BY {_order_sql(plan, params)})"
             " FROM p d JOIN opendata_search_docs x ON x.dataset_id = d.dataset_id"
         )
-        rows = db.execute(text(sql), params.values).all()
+        rows = db.execute(params.statement(sql), params.values).all()
         count = next((int(n) for k, _, n in rows if k == 0), 0)
         if plan.facet_fields:
-            facets = _split_facets([(t, n) for k, t, n in rows if k == 1], plan)
+            facets = split_facets([(t, n) for k, t, n in rows if k == 1], plan)
         ordered = sorted((int(n), t) for k, t, n in rows if k == 2)
         return SearchOutcome(count=count, packages=[json.loads(t) for _, t in ordered], facets=facets)
     packages = []

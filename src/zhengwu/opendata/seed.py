@@ -17,6 +17,8 @@ from zhengwu.accounts.permissions import Actor
 from zhengwu.catalog.models import OpenType, Resource, ResourceStatus, Sensitivity
 from zhengwu.catalog.queries import resource_published_content
 from zhengwu.opendata import services
+from zhengwu.opendata.access.models import ApplicantKind
+from zhengwu.opendata.access.services import applicant_demo_profiles
 from zhengwu.opendata.datastore.services import datastore_create
 from zhengwu.opendata.models import Dataset, DatasetState, Treatment
 from zhengwu.opendata.publication import dataset_publish_check, dataset_publish_from_catalog
@@ -30,6 +32,11 @@ _DISTRICTS: Final = [
     ("临江县", 120.45, 30.15), ("青山县", 119.72, 30.23), ("白云县", 119.95, 29.80),
     ("东湖县", 120.52, 30.40), ("西山县", 119.60, 30.05), ("南溪县", 120.05, 29.70),
 ]  # fmt: skip
+
+DEMO_APPLICANTS: Final = {
+    "citizen": (ApplicantKind.PERSON, "张三", "330106199003071236"),
+    "company": (ApplicantKind.COMPANY, "某科技有限公司", "91330106MA2CFXLJ2E"),
+}
 
 _DEMO_TREATMENT = {
     Sensitivity.PUBLIC: Treatment.PUBLISH,
@@ -68,6 +75,8 @@ def opendata_demo_seed(db: Session, *, actor: Actor | None = None) -> int:
         dataset_publish_from_catalog(db, actor=actor, resource=entry.id, data=data)
         published += 1
     opendata_demo_tables(db, actor=actor)
+    # The demo's public users may apply for conditional datasets (synthetic, valid identifiers).
+    applicant_demo_profiles(db, profiles=DEMO_APPLICANTS)
     return published
 
 
@@ -92,21 +101,40 @@ def demo_records(seed: int) -> list[dict[str, Any]]:
     return records
 
 
+def _table_kind(dataset: Dataset) -> str:
+    # The conditional one is named apart: a search for the open monthly tables finds those only.
+    return "逐月汇总" if dataset.open_type == "conditional" else "月度统计"
+
+
 def opendata_demo_tables(db: Session, *, actor: Actor, count: int = DEMO_TABLES) -> int:
-    """Give the first ``count`` public demo datasets a CSV distribution loaded into the datastore."""
-    datasets = db.scalars(
-        select(Dataset)
-        .where(Dataset.state == DatasetState.ACTIVE, Dataset.private.is_(False))
-        .order_by(Dataset.name)
-        .limit(count)
-    ).all()
+    """Give ``count`` public demo datasets a CSV distribution loaded into the datastore.
+
+    All but one are open to all; the last is conditionally open, so the demo shows an application for
+    data (its table is closed: its rows need the key of an approved application).
+    """
+
+    def first(open_type: str, n: int) -> list[Dataset]:
+        return list(
+            db.scalars(
+                select(Dataset)
+                .where(
+                    Dataset.state == DatasetState.ACTIVE,
+                    Dataset.private.is_(False),
+                    Dataset.open_type == open_type,
+                )
+                .order_by(Dataset.name)
+                .limit(n)
+            )
+        )
+
+    datasets = first("open", count - 1) + first("conditional", 1)
     for n, dataset in enumerate(datasets):
         made = services.distribution_create(
             db,
             actor=actor,
             payload={
                 "package_id": dataset.uuid,
-                "name": f"{dataset.title}（按区县月度统计）",
+                "name": f"{dataset.title}（按区县{_table_kind(dataset)}）",
                 "description": "演示用合成数据：各区县月度数量与金额。",
                 "format": "CSV",
             },
@@ -118,7 +146,7 @@ def opendata_demo_tables(db: Session, *, actor: Actor, count: int = DEMO_TABLES)
             records=demo_records(seed=n + 1),
             types={"月份": "date"},
             indexes=["区县"],
-            is_open=True,
+            is_open=services.is_public(dataset),
         )
         distribution_point_to_datastore(db, resource_id=table.resource_id, fmt="CSV", size=None)
     return len(datasets)

@@ -26,6 +26,7 @@ from zhengwu.db import utcnow
 from zhengwu.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from zhengwu.opendata.datastore.models import DatastoreTable
 from zhengwu.opendata.datastore.services import datastore_delete, datastore_set_open
+from zhengwu.opendata.harvest.models import HarvestRecord
 from zhengwu.opendata.licenses import DEFAULT_LICENSE_ID, LICENSES_BY_ID
 from zhengwu.opendata.models import (
     Dataset,
@@ -40,6 +41,7 @@ from zhengwu.opendata.schemas import DatasetIn, DistributionIn
 from zhengwu.opendata.search import (
     FACET_FIELDS,
     IndexEntry,
+    SearchOutcome,
     SearchPlan,
     Visibility,
     facet_term,
@@ -48,10 +50,10 @@ from zhengwu.opendata.search import (
     index_write,
     parse_fq,
     parse_sort,
-    search_run,
     split_q,
     text_clauses,
 )
+from zhengwu.opendata.search_memory import search_run
 
 MAX_LIST = 1000
 
@@ -106,7 +108,8 @@ def dataset_by_ref(db: Session, ref: str) -> Dataset:
     return row
 
 
-def _visible(actor: Actor, dataset: Dataset) -> bool:
+def is_visible(actor: Actor, dataset: Dataset) -> bool:
+    """May ``actor`` see the dataset's metadata? (Conditional datasets: yes, their data needs a key.)"""
     if dataset.private or dataset.state != DatasetState.ACTIVE:
         return can_manage(actor, dataset.organization_id)
     return True
@@ -114,7 +117,7 @@ def _visible(actor: Actor, dataset: Dataset) -> bool:
 
 def _load_visible(db: Session, actor: Actor, ref: str) -> Dataset:
     dataset = dataset_by_ref(db, ref)
-    if not _visible(actor, dataset):
+    if not is_visible(actor, dataset):
         # Neither existence nor name of a private dataset leaks to those who may not see it.
         raise NotFound("数据集不存在", message_en="Dataset not found", code="opendata.not_found", field="id")
     return dataset
@@ -162,8 +165,10 @@ def datastore_ids(db: Session, resource_ids: list[str]) -> frozenset[str]:
 
 
 def is_public(dataset: Dataset) -> bool:
-    """Active and not private: its tables may be read by everyone and by ``datastore_search_sql``."""
-    return dataset.state == DatasetState.ACTIVE and not dataset.private
+    """Active, not private and not conditional: its tables may be read by everyone and by
+    ``datastore_search_sql``. A conditional dataset's tables stay closed: its data goes out only with
+    a key (``opendata/access``)."""
+    return dataset.state == DatasetState.ACTIVE and not dataset.private and dataset.open_type != "conditional"
 
 
 def dataset_is_public(db: Session, *, ref: str) -> bool:
@@ -323,7 +328,7 @@ def dataset_search(
             if dept is not None:
                 vis = Visibility(org_terms=(facet_term("organization", org_name(dept)),))
     outcome = search_run(db, plan, vis)
-    titles = _facet_titles(db, outcome.facets)
+    titles = _facet_titles(db, outcome)
     search_facets = {
         name: {
             "title": name,
@@ -343,18 +348,29 @@ def dataset_search(
     }
 
 
-def _facet_titles(db: Session, facets: dict[str, list[tuple[str, int]]]) -> dict[tuple[str, str], str]:
+def _facet_titles(db: Session, outcome: SearchOutcome) -> dict[tuple[str, str], str]:
+    # The search may have read the departments and groups with its page (one round trip less).
+    facets = outcome.facets
     titles: dict[tuple[str, str], str] = {}
     if facets.get("organization"):
         wanted = {v for v, _ in facets["organization"]}
-        for dept_id, code, name in db.execute(select(Department.id, Department.code, Department.name)):
+        departments = outcome.departments
+        if departments is None:
+            departments = [
+                (int(i), str(c), str(n))
+                for i, c, n in db.execute(select(Department.id, Department.code, Department.name))
+            ]
+        for dept_id, code, name in departments:
             key = org_name_of(code, dept_id)
             if key in wanted:
                 titles[("organization", key)] = name
     if facets.get("groups"):
         names = [v for v, _ in facets["groups"]]
-        for g in db.scalars(select(Group).where(Group.name.in_(names))):
-            titles[("groups", g.name)] = g.title
+        if outcome.groups is not None:
+            titles.update((("groups", n), outcome.groups[n]) for n in names if n in outcome.groups)
+        else:
+            for g in db.scalars(select(Group).where(Group.name.in_(names))):
+                titles[("groups", g.name)] = g.title
     if facets.get("license_id"):
         for value, _ in facets["license_id"]:
             lic = LICENSES_BY_ID.get(value)
@@ -534,12 +550,26 @@ def _load_for_write(db: Session, actor: Actor, ref: str) -> Dataset:
     require_authenticated(actor)
     dataset = dataset_by_ref(db, ref)
     if not can_manage(actor, dataset.organization_id):
-        if not _visible(actor, dataset):
+        if not is_visible(actor, dataset):
             raise NotFound(
                 "数据集不存在", message_en="Dataset not found", code="opendata.not_found", field="id"
             )
         require_department_admin(actor, dataset.organization_id)
+    _refuse_harvested(db, dataset)
     return dataset
+
+
+def _refuse_harvested(db: Session, dataset: Dataset) -> None:
+    # A harvested dataset is a copy: the next harvest would overwrite a local edit, so none is allowed.
+    source = db.scalar(select(HarvestRecord.source_id).where(HarvestRecord.dataset_id == dataset.id))
+    if source is not None:
+        raise Conflict(
+            "该数据集由级联采集自其他门户，本地只读；请在来源门户修改",
+            message_en="Dataset is harvested from another portal and is read-only here; "
+            "change it at its source",
+            code="opendata.harvested_read_only",
+            field="id",
+        )
 
 
 def dataset_update(
@@ -619,11 +649,27 @@ def resource_out(db: Session, dist: Distribution) -> dict[str, Any]:
 def distribution_get(db: Session, *, actor: Actor, ref: str) -> dict[str, Any]:
     """``resource_show``."""
     dist = _distribution_by_ref(db, ref)
-    if not _visible(actor, dist.dataset):
+    if not is_visible(actor, dist.dataset):
         raise NotFound(
             "资源不存在", message_en="Resource was not found.", code="opendata.resource", field="id"
         )
     return resource_out(db, dist)
+
+
+def distribution_check_readable(db: Session, *, actor: Actor, ref: str) -> None:
+    """NotFound unless the resource exists and its dataset is visible to ``actor``, as
+    :func:`distribution_get` decides, in one read of three columns (the datastore's hot path needs no
+    resource dictionary)."""
+    row = db.execute(
+        select(Dataset.private, Dataset.state, Dataset.organization_id)
+        .join(Distribution, Distribution.dataset_id == Dataset.id)
+        .where(Distribution.uuid == (ref or "").strip())
+    ).first()
+    hidden = row is not None and (row.private or row.state != DatasetState.ACTIVE)
+    if row is None or (hidden and not can_manage(actor, row.organization_id)):
+        raise NotFound(
+            "资源不存在", message_en="Resource was not found.", code="opendata.resource", field="id"
+        )
 
 
 def _dist_in(payload: dict[str, Any]) -> DistributionIn:

@@ -15,10 +15,15 @@ from fastapi.responses import HTMLResponse
 
 from zhengwu.catalog.models import UpdateFrequency, label_zh
 from zhengwu.opendata.directory import organization_get, portal_figures
+from zhengwu.opendata.harvest.services import dataset_origin
 from zhengwu.opendata.licenses import LICENSES_BY_ID
 from zhengwu.opendata.models import TREATMENT_LABELS_ZH, Treatment
 from zhengwu.opendata.preview import resource_preview
 from zhengwu.opendata.services import dataset_get, dataset_search, department_by_ref
+from zhengwu.opendata.showcase.services import dataset_showcases, showcase_count
+from zhengwu.opendata.stats.recorder import record_view
+from zhengwu.opendata.stats.services import dataset_usage
+from zhengwu.opendata.stats.views import usage_chart
 from zhengwu.web.deps import CurrentActor, DbSession
 from zhengwu.web.nav import NavItem
 from zhengwu.web.templating import render
@@ -107,6 +112,7 @@ def portal_search_page(
             "pages": pages,
             "open_types": OPEN_TYPES_ZH,
             "figures": portal_figures(db, actor=actor),
+            "showcases": showcase_count(db),
         },
     )
 
@@ -153,6 +159,9 @@ def portal_dataset_page(request: Request, name: str, db: DbSession, actor: Curre
     base = str(request.base_url).rstrip("/")
     freq = pkg.get("update_frequency") or "irregular"
     previews = [p for r in pkg["resources"] if (p := resource_preview(db, actor=actor, resource=r))]
+    # Counted in memory; the page shows the counts written so far (at most one flush interval behind).
+    record_view(request, pkg["id"])
+    usage = dataset_usage(db, actor=actor, ref=pkg["id"], days=30, breakdown=False)
     return render(
         request,
         "opendata/dataset.html",
@@ -168,5 +177,9 @@ def portal_dataset_page(request: Request, name: str, db: DbSession, actor: Curre
             "withheld": str(Treatment.WITHHOLD),
             "base": base,
             "previews": previews,
+            "harvest_origin": dataset_origin(db, dataset_ref=pkg["id"]),
+            "usage": usage,
+            "usage_chart": usage_chart(usage.series, "最近 30 天每日浏览、下载与接口调用"),
+            "showcases": dataset_showcases(db, actor=actor, dataset=pkg["id"]),
         },
     )

@@ -113,3 +113,23 @@ def test_memory_stays_flat_as_the_table_grows(db: Session, tmp_path: Path) -> No
         # Three times the rows and the bytes, not more memory: one chunk and one fetch batch at a time.
         assert large_peak < small_peak * 1.5 + 256 * 1024, fmt
         assert large_peak < 12 * 1024 * 1024, fmt
+
+
+def test_csv_of_many_chunks_is_every_row_in_id_order(db: Session, tmp_path: Path) -> None:
+    rid = load_csv(db, tmp_path, numbers_csv(12_000)).resource_id
+    dump = datastore_dump(db, actor=PUBLIC, resource_id=rid, fmt="csv")
+    chunks = list(dump.chunks)
+    assert len(chunks) > 1
+    rows = list(csv.reader(io.StringIO(b"".join(chunks).decode("utf-8-sig"))))
+    assert rows[0][0] == "_id"
+    assert [int(r[0]) for r in rows[1:]] == list(range(1, 12_001))
+
+
+def test_an_abandoned_download_leaves_the_session_usable(db: Session, tmp_path: Path) -> None:
+    rid = load_csv(db, tmp_path, numbers_csv(12_000)).resource_id
+    chunks = datastore_dump(db, actor=PUBLIC, resource_id=rid, fmt="csv").chunks
+    first = next(chunks)
+    assert first.startswith(b"\xef\xbb\xbf")
+    chunks.close()  # the client went away after the first chunk
+    # The same session goes on: another query, and a whole download.
+    assert download(db, rid, "csv").count(b"\n") == 12_001

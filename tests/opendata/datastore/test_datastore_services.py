@@ -15,6 +15,7 @@ from opendata.datastore.datastore_helpers import ADMIN, PUBLIC, load_csv, new_re
 from zhengwu.audit.models import AuditEvent
 from zhengwu.db import Database, upgrade
 from zhengwu.errors import Conflict, NotAuthenticated, NotFound, ValidationError
+from zhengwu.opendata.datastore import query
 from zhengwu.opendata.datastore.models import DatastoreTable
 from zhengwu.opendata.datastore.services import (
     datastore_create,
@@ -319,3 +320,27 @@ def test_concurrent_loads_of_one_resource_leave_exactly_one_table(
             assert records[0]["a"] in range(4)
     finally:
         database.dispose()
+
+
+def test_totals_with_the_page_in_one_statement(
+    db: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rid = load_csv(db, tmp_path, numbers_csv(300), indexes=["label"]).resource_id
+
+    def total(**kwargs: object) -> tuple[int, bool, int]:
+        found = datastore_search(db, actor=PUBLIC, resource_id=rid, **kwargs)  # type: ignore[arg-type]
+        return found["total"], found["total_was_estimated"], len(found["records"])
+
+    assert total(filters={"label": "标签3"}) == (30, False, 30)
+    assert total(filters={"label": "标签3"}, limit=0) == (30, False, 0)  # no page, still the total
+    assert total(filters={"label": "标签3"}, offset=1000) == (30, False, 0)  # past the end
+    assert total(filters={"label": "无此标签"}) == (0, False, 0)
+    assert total(fields=["label"], distinct=True) == (10, False, 10)
+    assert total() == (300, False, 100)  # no filter: the row count, no counting
+    # Above the cap the total is exact on SQLite and the planner's estimate on PostgreSQL.
+    monkeypatch.setattr(query, "TOTAL_EXACT_LIMIT", 10)
+    for _ in range(2):  # the second time from the remembered estimate
+        count, estimated, shown = total(filters={"label": "标签3"}, limit=5)
+        assert shown == 5
+        assert estimated is (db.get_bind().dialect.name == "postgresql")
+        assert count == 30 if not estimated else 10 < count < 100

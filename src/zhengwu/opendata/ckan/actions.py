@@ -19,6 +19,7 @@ from zhengwu import __version__
 from zhengwu.accounts.permissions import Actor
 from zhengwu.errors import ValidationError
 from zhengwu.opendata import directory, services
+from zhengwu.opendata.stats.services import package_tracking
 from zhengwu.opendata.tabular import Upload, distribution_reupload, distribution_upload
 
 Handler = Callable[[Session, Actor, dict[str, Any]], Any]
@@ -184,8 +185,11 @@ def _facet_limit(params: dict[str, Any]) -> int:
 
 
 def package_show(db: Session, actor: Actor, params: dict[str, Any]) -> dict[str, Any]:
-    """Return one dataset by id or name."""
-    return services.dataset_get(db, actor=actor, ref=_id(params))
+    """Return one dataset by id or name; include_tracking adds views/downloads (tracking_summary)."""
+    package = services.dataset_get(db, actor=actor, ref=_id(params))
+    if param_bool(params, "include_tracking"):
+        package = package_tracking(db, package)
+    return package
 
 
 def package_create(db: Session, actor: Actor, params: dict[str, Any]) -> dict[str, Any]:

@@ -32,9 +32,12 @@ from zhengwu.errors import (
     ValidationError,
     ZhengwuError,
 )
+from zhengwu.opendata.access.usage import usage_keep_refused
 from zhengwu.opendata.ckan import datastore_actions
 from zhengwu.opendata.ckan.actions import ACTIONS, get_action, register_action
 from zhengwu.opendata.search import SearchQueryError
+from zhengwu.opendata.showcase import actions as showcase_actions
+from zhengwu.opendata.stats.recorder import record_api_call
 from zhengwu.opendata.tabular import Upload
 from zhengwu.web.deps import DbSession, client_ip
 from zhengwu.web.errors import register_error_renderer, status_for
@@ -42,6 +45,7 @@ from zhengwu.web.errors import register_error_renderer, status_for
 router = APIRouter(tags=["ckan"])
 # Imported for its registrations: the datastore actions join the registry with the core ones.
 DATASTORE_ACTIONS = datastore_actions.__name__
+SHOWCASE_ACTIONS = showcase_actions.__name__  # ckanext_showcase_*, registered the same way
 PREFIXES = ("/api/3/action", "/api/action")
 JSON_TYPE = "application/json;charset=utf-8"
 MAX_BODY = 10 * 1024 * 1024
@@ -193,7 +197,9 @@ def _run(request: Request, db: Session, name: str, params: dict[str, Any]) -> Re
             actor = ckan_actor(db, request)
             result = action.handler(db, actor, params)
     except ZhengwuError as exc:
+        usage_keep_refused(db)  # a refused use of a dataset key is recorded though the call rolled back
         return _error_response(request, name, exc)
+    record_api_call(request, name, params, result)  # an in-memory count: the batch writes it later
     return _json({"help": help_url(request, name), "success": True, "result": result})
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from zhengwu.accounts.permissions import Actor
 from zhengwu.errors import ValidationError
 from zhengwu.opendata import services
+from zhengwu.opendata.access import usage as access
 from zhengwu.opendata.ckan.actions import param_bool, param_int, param_str, register_action
 from zhengwu.opendata.datastore import services as datastore
 
@@ -59,7 +60,7 @@ def _json_value(params: dict[str, Any], name: str, kinds: tuple[type, ...]) -> A
 
 def _readable(db: Session, actor: Actor, resource_id: str) -> None:
     """NotFound unless the resource exists and its dataset is visible to ``actor``."""
-    services.distribution_get(db, actor=actor, ref=resource_id)
+    services.distribution_check_readable(db, actor=actor, ref=resource_id)
 
 
 def datastore_search(db: Session, actor: Actor, params: dict[str, Any]) -> dict[str, Any]:
@@ -67,10 +68,17 @@ def datastore_search(db: Session, actor: Actor, params: dict[str, Any]) -> dict[
     resource_id = _resource_id(params)
     if param_str(params, "records_format", "objects") != "objects":
         raise _invalid("records_format", "Only 'objects' is supported", "仅支持 records_format=objects")
-    _readable(db, actor, resource_id)
-    return datastore.datastore_search(
+    dist = services.distribution_get(db, actor=actor, ref=resource_id)
+    # A conditional dataset's data needs its key (or the provider's rights); the use is recorded.
+    use = access.data_access_check(
         db,
         actor=actor,
+        dataset_id=services.dataset_by_ref(db, str(dist["package_id"])).id,
+        action="datastore_search",
+    )
+    result = datastore.datastore_search(
+        db,
+        actor=access.reader(actor, use),
         resource_id=resource_id,
         filters=_json_value(params, "filters", (dict,)),
         q=_json_value(params, "q", (str, dict)),
@@ -81,6 +89,8 @@ def datastore_search(db: Session, actor: Actor, params: dict[str, Any]) -> dict[
         include_total=param_bool(params, "include_total", True),
         distinct=param_bool(params, "distinct", False),
     )
+    access.usage_record(db, use, rows=len(result["records"]))
+    return result
 
 
 def datastore_search_sql(db: Session, actor: Actor, params: dict[str, Any]) -> dict[str, Any]:

@@ -1,10 +1,17 @@
 # ruff: noqa: S608 - only quoted identifiers from the table's own metadata are formatted into SQL here.
 """Streamed downloads of a datastore table: CSV (UTF-8 with BOM), XLSX, JSON array, GeoJSON.
 
-Memory stays flat however long the table: PostgreSQL CSV is ``COPY (SELECT ...) TO STDOUT`` passed
+Memory stays flat however long the table: PostgreSQL CSV is ``COPY "ds_…" (columns) TO STDOUT`` passed
 through in 256 KiB chunks; the other formats read a server-side (named) cursor on PostgreSQL, or
 SQLite's own lazy cursor, ``fetchmany`` at a time. XLSX is written by openpyxl's write-only workbook
 to a temporary file (the format is a zip and cannot be streamed while being written), then streamed.
+
+The PostgreSQL CSV path is the hot one (10,000,000 rows, ≈ 775 MB): PostgreSQL sends one COPY message
+per row, so the rows are read with libpq's own ``PQgetCopyData`` through psycopg's ``pq`` layer (about
+a third of the time psycopg's ``Copy`` iterator spends per row), and the table is copied as a table
+rather than through ``SELECT … ORDER BY _id``: a datastore table is written once, by one COPY in ``_id``
+order into a new table (``loader.write_rows``; a reload makes a new table), so its physical order is
+the ``_id`` order, and with ``synchronize_seqscans`` off a scan starts at the first page.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import csv
 import datetime as dt
 import io
 import json
+import select
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -21,6 +29,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from openpyxl import Workbook
+from psycopg import pq
 from sqlalchemy.orm import Session
 
 from zhengwu.accounts.permissions import Actor
@@ -71,8 +80,13 @@ def datastore_dump(db: Session, *, actor: Actor, resource_id: str, fmt: str = "c
     )
     backend = db.get_bind().dialect.name
     filename = f"{resource_id}.{fmt}"
-    if fmt == "csv":
-        chunks = _pg_csv(db, select_sql) if backend == "postgresql" else _csv(_rows(db, select_sql), names)
+    if fmt == "csv" and backend == "postgresql":
+        columns = ", ".join(quote_ident(n) for n in names)
+        chunks = _pg_csv(
+            db, f"COPY {quote_ident(str(physical))} ({columns}) TO STDOUT WITH (FORMAT csv, HEADER true)"
+        )
+    elif fmt == "csv":
+        chunks = _csv(_rows(db, select_sql), names)
     elif fmt == "json":
         chunks = _json(_rows(db, select_sql), names)
     elif fmt == "xlsx":
@@ -119,21 +133,80 @@ def _rows(db: Session, sql: str) -> Iterator[tuple[Any, ...]]:
         cur.close()
 
 
-def _pg_csv(db: Session, select_sql: str) -> Iterator[bytes]:
-    raw = _raw(db)
-    yield BOM
-    buffer = bytearray()
-    with (
-        raw.cursor() as cur,
-        cur.copy(f"COPY ({select_sql}) TO STDOUT WITH (FORMAT csv, HEADER true)") as copy,
-    ):
-        for data in copy:
+def _pg_csv(db: Session, copy_sql: str) -> Iterator[bytes]:
+    """The BOM, then the output of ``copy_sql`` (a COPY … TO STDOUT) in chunks of about CHUNK bytes.
+
+    The COPY runs in a savepoint of the session's transaction: a download abandoned mid-way cancels
+    it, and rolling back to the savepoint leaves the transaction usable for what the request does next.
+    """
+    pg = _raw(db).pgconn
+    _pg_command(pg, b"SAVEPOINT zhengwu_dump")
+    # A scan of a big table starts at its first page (see above); undone with the savepoint.
+    _pg_command(pg, b"SET LOCAL synchronize_seqscans = off")
+    pg.send_query(copy_sql.encode())
+    _pg_flush(pg)
+    started = pg.get_result()
+    if started is None or started.status != pq.ExecStatus.COPY_OUT:
+        message = started.error_message.decode(errors="replace") if started is not None else ""
+        _pg_drain(pg)
+        _pg_undo(pg)
+        raise RuntimeError(f"COPY did not start: {message}")
+    finished = False
+    try:
+        buffer = bytearray(BOM)
+        get = pg.get_copy_data
+        while True:
+            size, data = get(0)  # blocks for the next row; -1 at the end
+            if size < 0:
+                break
             buffer += data
             if len(buffer) >= CHUNK:
                 yield bytes(buffer)
                 buffer.clear()
-    if buffer:
-        yield bytes(buffer)
+        finished = True
+        result = pg.get_result()
+        _pg_drain(pg)
+        if size == -2 or result is None or result.status != pq.ExecStatus.COMMAND_OK:
+            message = result.error_message.decode(errors="replace") if result is not None else ""
+            _pg_undo(pg)
+            raise RuntimeError(f"COPY failed: {message or pg.error_message.decode(errors='replace')}")
+        _pg_command(pg, b"RELEASE SAVEPOINT zhengwu_dump")
+        if buffer:
+            yield bytes(buffer)
+    finally:
+        if not finished:
+            # The client went away mid-download: stop the COPY and leave the connection usable.
+            pg.get_cancel().cancel()
+            while pg.get_copy_data(0)[0] >= 0:
+                pass
+            _pg_drain(pg)
+            _pg_undo(pg)
+
+
+def _pg_undo(pg: pq.abc.PGconn) -> None:
+    _pg_command(pg, b"ROLLBACK TO SAVEPOINT zhengwu_dump")
+    _pg_command(pg, b"RELEASE SAVEPOINT zhengwu_dump")
+
+
+def _pg_flush(pg: pq.abc.PGconn) -> None:
+    # psycopg runs libpq non-blocking: a query may need more than one flush to be sent.
+    while pg.flush() == 1:
+        select.select([pg.socket], [pg.socket], [])
+
+
+def _pg_drain(pg: pq.abc.PGconn) -> None:
+    while pg.get_result() is not None:
+        pass
+
+
+def _pg_command(pg: pq.abc.PGconn, command: bytes) -> None:
+    pg.send_query(command)
+    _pg_flush(pg)
+    result = pg.get_result()
+    _pg_drain(pg)
+    if result is None or result.status != pq.ExecStatus.COMMAND_OK:
+        message = result.error_message.decode(errors="replace") if result is not None else ""
+        raise RuntimeError(f"{command.decode()} failed: {message}")
 
 
 def _csv(rows: Iterator[tuple[Any, ...]], names: list[str]) -> Iterator[bytes]:
