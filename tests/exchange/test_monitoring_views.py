@@ -13,8 +13,8 @@ from factories import login, make_department, make_user
 from factories_monitoring import Traffic, make_traffic
 from zhengwu.accounts.models import Role
 from zhengwu.db import utcnow
-from zhengwu.exchange.monitoring.charts import bar_chart, calls_chart, nice_max
 from zhengwu.exchange.monitoring.schemas import SeriesPoint
+from zhengwu.web.charts import bar_chart, calls_chart, nice_max
 
 
 @pytest.fixture

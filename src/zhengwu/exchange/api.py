@@ -13,6 +13,13 @@ from fastapi import APIRouter, Query
 
 from zhengwu.accounts.models import Role
 from zhengwu.accounts.permissions import require_roles
+from zhengwu.exchange.gateway.certificates import (
+    subsystem_cert_add,
+    subsystem_cert_list,
+    subsystem_cert_revoke,
+    subsystem_client_auth_set,
+)
+from zhengwu.exchange.gateway.schemas import CertificateIn, CertificateOut, ClientAuthIn, ClientAuthOut
 from zhengwu.exchange.messagelog import (
     head_dict,
     heads_latest,
@@ -46,6 +53,46 @@ def subsystem_create(
     data: SubsystemIn, db: DbSession, actor: SignedInActor, settings: AppSettings
 ) -> SubsystemOut:
     return subsystem_register(db, actor=actor, data=data, instance=settings.instance)
+
+
+@router.get("/subsystems/{subsystem_id}/certificates", summary="子系统的 TLS 客户端证书")
+def subsystem_certificates(
+    subsystem_id: int, db: DbSession, actor: SignedInActor, settings: AppSettings
+) -> list[CertificateOut]:
+    return subsystem_cert_list(db, actor=actor, subsystem_id=subsystem_id, instance=settings.instance)
+
+
+@router.post("/subsystems/{subsystem_id}/certificates", summary="登记 TLS 客户端证书", status_code=201)
+def subsystem_certificate_add(
+    subsystem_id: int, data: CertificateIn, db: DbSession, actor: SignedInActor, settings: AppSettings
+) -> CertificateOut:
+    return subsystem_cert_add(
+        db,
+        actor=actor,
+        subsystem_id=subsystem_id,
+        certificate_pem=data.certificate_pem,
+        instance=settings.instance,
+    )
+
+
+@router.post("/certificates/{certificate_id}/revoke", summary="吊销 TLS 客户端证书")
+def certificate_revoke(
+    certificate_id: int, db: DbSession, actor: SignedInActor, settings: AppSettings
+) -> CertificateOut:
+    return subsystem_cert_revoke(db, actor=actor, certificate_id=certificate_id, instance=settings.instance)
+
+
+@router.put("/subsystems/{subsystem_id}/client-auth", summary="是否要求双向 TLS")
+def subsystem_client_auth(
+    subsystem_id: int, data: ClientAuthIn, db: DbSession, actor: SignedInActor, settings: AppSettings
+) -> ClientAuthOut:
+    return subsystem_client_auth_set(
+        db,
+        actor=actor,
+        subsystem_id=subsystem_id,
+        require_client_cert=data.require_client_cert,
+        instance=settings.instance,
+    )
 
 
 @router.get("/services", summary="服务目录")

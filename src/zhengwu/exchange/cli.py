@@ -11,7 +11,9 @@ import click
 from zhengwu.accounts.permissions import Actor
 from zhengwu.cli_support import CliState, echo_json, handle_errors, pass_state
 from zhengwu.exchange.archive import archive_verify, archive_verify_chain, messagelog_archive
+from zhengwu.exchange.gateway.cli import subsystem_cert_group
 from zhengwu.exchange.messagelog import head_dict, messagelog_sign_head
+from zhengwu.exchange.monitoring.rollup import BATCH, monitoring_rollup
 from zhengwu.exchange.services import service_credential_set
 from zhengwu.exchange.verify import messagelog_verify
 
@@ -26,6 +28,9 @@ _KEY = click.option(
 @click.group("exchange")
 def exchange_group() -> None:
     """共享交换 (exchange): message log tools."""
+
+
+exchange_group.add_command(subsystem_cert_group)
 
 
 @exchange_group.command("log-verify")
@@ -144,5 +149,36 @@ def service_credential_command(
             "service_id": out.id,
             "xroad_id": out.xroad_id,
             "has_upstream_credential": out.has_upstream_credential,
+        }
+    )
+
+
+@exchange_group.command("monitoring-rollup")
+@click.option("--batch", type=int, default=BATCH, show_default=True, help="Records per transaction.")
+@click.option(
+    "--max-batches", type=int, default=None, help="Stop after this many batches (default: until done)."
+)
+@pass_state
+@handle_errors
+def monitoring_rollup_command(state: CliState, batch: int, max_batches: int | None) -> None:
+    """Roll new message log records up into the per-minute monitoring summary (safe to run concurrently;
+    run it from a timer so monitoring pages seldom have raw records to read)."""
+    database = state.database(migrate=True)
+    if max_batches is not None and max_batches < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--max-batches")
+    records, batches = 0, 0
+    while max_batches is None or batches < max_batches:
+        with database.session() as db:
+            done = monitoring_rollup(db, actor=Actor.system("cli"), limit=batch)
+        records += done.records
+        batches += 1
+        if done.remaining == 0 or done.records == 0:
+            break
+    echo_json(
+        {
+            "records": records,
+            "batches": batches,
+            "rolled_up_to": done.rolled_up_to,
+            "remaining": done.remaining,
         }
     )

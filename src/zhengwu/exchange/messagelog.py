@@ -28,7 +28,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Connection, Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from zhengwu.crypto import (
@@ -73,6 +73,8 @@ class LogEntry:
     error_type: str | None = None
     request_body: bytes = b""
     response_body: bytes = b""
+    grant_id: int | None = None
+    purpose: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,8 @@ def leaf_bytes(fields: Mapping[str, Any]) -> bytes:
     """The canonical leaf of a record: compact JSON of its fields in a fixed key order.
 
     ``fields`` is a column-name mapping (a row about to be inserted, or :func:`record_fields`).
+    ``grant_id`` and ``purpose`` (added later) are part of the leaf only when set, so the leaves of
+    records written before them, and archives that lack the keys, still hash as they did.
     """
     payload = {
         "v": LEAF_FORMAT,
@@ -127,6 +131,12 @@ def leaf_bytes(fields: Mapping[str, Any]) -> bytes:
         "request_body_sm3": _hex_or_none(fields["request_body"]),
         "response_body_sm3": _hex_or_none(fields["response_body"]),
     }
+    grant_id = fields.get("grant_id")
+    if grant_id is not None:
+        payload["grant_id"] = int(grant_id)
+    purpose = fields.get("purpose")
+    if purpose is not None:
+        payload["purpose"] = purpose
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
@@ -139,6 +149,8 @@ _RECORD_COLUMNS = (
     "service_id",
     "user_id",
     "issue",
+    "grant_id",
+    "purpose",
     "started_at",
     "finished_at",
     "http_status",
@@ -162,7 +174,8 @@ def record_leaf_hash(record: ExchangeLogRecord) -> bytes:
     return SM3.hash_leaf(leaf_bytes(record_fields(record)))
 
 
-def _check_entry(entry: LogEntry) -> None:
+def check_entry(entry: LogEntry) -> None:
+    """Raise :class:`ValidationError` for an entry that cannot become a record (missing ids, bad sizes)."""
     for name in ("xroad_id", "request_id", "client_id"):
         if not getattr(entry, name):
             raise ValidationError(
@@ -194,6 +207,7 @@ def _check_entry(entry: LogEntry) -> None:
         "service_id": 1400,
         "user_id": 255,
         "issue": 1000,
+        "purpose": 1000,
         "error_type": 255,
     }
     for name, limit in limits.items():
@@ -208,7 +222,7 @@ def _check_entry(entry: LogEntry) -> None:
 
 
 def _row(entry: LogEntry, leaf_index: int, logged_at: dt.datetime, body_key: bytes | None) -> dict[str, Any]:
-    _check_entry(entry)
+    check_entry(entry)
     request_body = response_body = None
     if body_key is not None:
         # The request id in the associated data ties each ciphertext to its call: a body moved to
@@ -226,6 +240,8 @@ def _row(entry: LogEntry, leaf_index: int, logged_at: dt.datetime, body_key: byt
         "service_id": entry.service_id,
         "user_id": entry.user_id,
         "issue": entry.issue,
+        "grant_id": entry.grant_id,
+        "purpose": entry.purpose,
         "started_at": entry.started_at,
         "finished_at": entry.finished_at,
         "http_status": entry.http_status,
@@ -252,19 +268,21 @@ def decrypt_bodies(record: ExchangeLogRecord, body_key: bytes) -> tuple[bytes, b
     )
 
 
+_RESERVE = text(
+    "UPDATE exchange_log_counter SET next_leaf_index = next_leaf_index + :count WHERE id = 1 "
+    "RETURNING next_leaf_index"
+)
+
+
 def _reserve_leaves(db: Session, count: int) -> int:
     """Reserve ``count`` consecutive leaf indices in the caller's transaction; returns the first.
 
     One statement: the UPDATE takes the counter row's lock (PostgreSQL) or the database's write lock
     (SQLite), so a second writer waits and then reads the value the first one committed.
     """
-    reserved = db.execute(
-        update(ExchangeLogCounter)
-        .where(ExchangeLogCounter.id == 1)
-        .values(next_leaf_index=ExchangeLogCounter.next_leaf_index + count)
-        .returning(ExchangeLogCounter.next_leaf_index)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
+    # One prepared text statement: building and executing the ORM (later Core) UPDATE each batch was a
+    # quarter of the log writer's CPU (py-spy, docs/benchmarks.md); there is no object to synchronize.
+    reserved = db.connection().execute(_RESERVE, {"count": count}).scalar_one_or_none()
     if reserved is None:
         # The migration creates the row; a database built some other way gets it on its first write.
         start = next_leaf_index(db)
@@ -277,6 +295,30 @@ def next_leaf_index(db: Session) -> int:
     """The index the next record will get (the number of leaves)."""
     last = db.scalar(select(func.max(ExchangeLogLeaf.leaf_index)))
     return 0 if last is None else int(last) + 1
+
+
+def _insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (same keys each) into ``table`` in the connection's transaction.
+
+    PostgreSQL: one ``COPY ... FROM STDIN`` on the same connection. The plain executemany before it went
+    through psycopg's pipeline row by row, about half of the log writer's CPU per batch (py-spy,
+    docs/benchmarks.md). Elsewhere a plain executemany (no RETURNING: INSERT ... RETURNING over many rows
+    makes SQLAlchemy build one giant statement per batch, re-parsed every time, ~0.4 ms a record).
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    # Every value is already what the column stores: times are aware (checked, UTC), bodies bytes.
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[c] for c in columns])
+    finally:
+        cursor.close()
 
 
 def write_batch(
@@ -303,12 +345,10 @@ def write_batch(
         rows.append(row)
     hashes = [SM3.hash_leaf(leaf_bytes(r)) for r in rows]
     conn = db.connection()
-    # Plain executemany (no RETURNING): the driver sends one statement it has parsed once (psycopg
-    # pipelines it). INSERT ... RETURNING over many rows makes SQLAlchemy build one giant statement per
-    # batch, which psycopg must re-parse every time: that cost ~0.4 ms a record.
-    conn.execute(insert(ExchangeLogRecord.__table__), rows)  # type: ignore[arg-type]
-    conn.execute(
-        insert(ExchangeLogLeaf.__table__),  # type: ignore[arg-type]
+    _insert_rows(conn, ExchangeLogRecord.__table__, rows)  # type: ignore[arg-type]
+    _insert_rows(
+        conn,
+        ExchangeLogLeaf.__table__,  # type: ignore[arg-type]
         [{"leaf_index": start + i, "leaf_hash": h} for i, h in enumerate(hashes)],
     )
     if not with_ids:
@@ -379,7 +419,7 @@ class MessageLogWriter:
         """Queue ``entry``; the future resolves once its batch has committed."""
         if self._closed or self._thread is None:
             raise ConfigurationError("日志写入器未运行", message_en="message log writer is not running")
-        _check_entry(entry)
+        check_entry(entry)
         future: Future[LoggedCall] = Future()
         self._queue.put((entry, future))
         return future

@@ -97,6 +97,11 @@ class ExchangeLogRecord(Base):
     service_id: Mapped[str | None] = mapped_column(String(1400))
     user_id: Mapped[str | None] = mapped_column(String(255))
     issue: Mapped[str | None] = mapped_column(String(1000))
+    # The grant the call was decided against (allowed, or refused e.g. for its purpose; None when no
+    # grant applied: unconditional resource, refused before one was found) and the purpose the consumer
+    # declared (X-Zhengwu-Purpose): under which grant data left, and why.
+    grant_id: Mapped[int | None] = mapped_column(BigInteger)
+    purpose: Mapped[str | None] = mapped_column(String(1000))
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     http_status: Mapped[int] = mapped_column(Integer)

@@ -266,6 +266,33 @@ def service_credential_set(
     return out
 
 
+def service_upstream_set(
+    db: Session, *, actor: Actor, service_id: int, upstream_url: str, instance: str
+) -> ServiceOut:
+    """Point a service at another upstream base URL (the provider moved). Audited with both addresses;
+    gateways pick it up within their directory cache time."""
+    svc = db.get(ExchangeService, service_id)
+    if svc is None:
+        raise NotFound("服务不存在", message_en="service not found", field="service_id")
+    sub = _subsystem(db, svc.subsystem_id)
+    require_department_admin(actor, sub.department_id)
+    dept = _department(db, sub.department_id)
+    before = svc.upstream_url
+    svc.upstream_url = _check_url(upstream_url)
+    db.flush()
+    out = _service_out(svc, sub, dept, instance)
+    if before != svc.upstream_url:
+        audit_record(
+            db,
+            actor=actor,
+            action="exchange.service_upstream_set",
+            target_type="exchange_service",
+            target_id=svc.id,
+            details={"xroad_id": out.xroad_id, "before": before, "after": svc.upstream_url},
+        )
+    return out
+
+
 def service_list(
     db: Session, *, actor: Actor, instance: str, subsystem_id: int | None = None
 ) -> list[ServiceOut]:

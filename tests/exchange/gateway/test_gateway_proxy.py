@@ -112,6 +112,9 @@ def test_elements_and_purpose_headers(exchange: Exchange, gateway: tuple[TestCli
     )
     assert ok.status_code == 200, ok.text
     assert ok.json() == {"uscc": PERSON["uscc"]}
+    # The record says under which grant and for which declared purpose the data left.
+    allowed = record_of(exchange, ok)
+    assert allowed.grant_id == exchange.grant_id and allowed.purpose == PURPOSE
     not_granted = client.get(
         exchange.path("org", "/org/1"),
         headers=exchange.headers(**{"X-Zhengwu-Elements": "uscc,registered_capital"}),
@@ -122,6 +125,9 @@ def test_elements_and_purpose_headers(exchange: Exchange, gateway: tuple[TestCli
         exchange.path("org", "/org/1"), headers=exchange.headers(**{"X-Zhengwu-Purpose": "marketing"})
     )
     refused(exchange, wrong_purpose, 403, "Client.PurposeMismatch")
+    mismatch = record_of(exchange, wrong_purpose)
+    # Refused, but checked against that grant: the record names it too.
+    assert mismatch.purpose == "marketing" and mismatch.grant_id == exchange.grant_id
 
 
 def test_unconditional_resource_is_open_to_any_member_but_masked(

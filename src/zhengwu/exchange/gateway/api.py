@@ -37,6 +37,7 @@ def gateway_config(
     keep_bodies: bool = False,
     key_file: Path | None = None,
     head_interval: float = 60.0,
+    log_socket: str | None = None,
 ) -> GatewayConfig:
     """The gateway options for ``settings`` (instance, body key) and the command's flags."""
     return GatewayConfig(
@@ -49,6 +50,7 @@ def gateway_config(
         credential_key=credential_key(settings.secret_key.get_secret_value()),
         signing_key_pem=key_file.read_bytes() if key_file is not None else None,
         head_interval=head_interval,
+        log_socket=log_socket,
     )
 
 
@@ -77,6 +79,9 @@ def _env_options() -> dict[str, object]:
     key = os.environ.get(ENV_PREFIX + "KEY_FILE")
     if key:
         out["key_file"] = Path(key)
+    socket_path = os.environ.get(ENV_PREFIX + "LOG_SOCKET")
+    if socket_path:
+        out["log_socket"] = socket_path
     return out
 
 
@@ -86,9 +91,10 @@ GIL_SWITCH_INTERVAL = 0.0005
 
 def create_gateway_app() -> Gateway:
     """Factory for ``uvicorn --factory``: settings and gateway options from the environment."""
-    # The log writer thread waits on PostgreSQL several times per batch; each time it must win the GIL
-    # back from the busy event loop, which by default yields only every 5 ms. A 0.5 ms interval cuts the
-    # batch commit from tens of milliseconds to a few (measured: docs/benchmarks.md, gateway).
+    # With an in-process log writer thread (no writer process), the thread waits on PostgreSQL several
+    # times per batch; each time it must win the GIL back from the busy event loop, which by default
+    # yields only every 5 ms. A 0.5 ms interval cuts the batch commit from tens of milliseconds to a few
+    # (measured: docs/benchmarks.md, gateway). With the writer process it changes nothing.
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     settings = load_settings()
     database = Database.from_url(settings.effective_database_url)

@@ -1,4 +1,5 @@
-"""``zhengwu gateway`` (serve the exchange gateway, X-Road REST r1) and ``zhengwu gateway-policy``."""
+"""``zhengwu gateway`` (serve the exchange gateway, X-Road REST r1, optionally over mutual TLS),
+``zhengwu gateway-policy`` and ``zhengwu exchange subsystem-cert`` (client certificates of subsystems)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,16 @@ import uvicorn
 from zhengwu.accounts.permissions import Actor
 from zhengwu.cli_support import CliState, echo_json, handle_errors, pass_state
 from zhengwu.exchange.gateway.api import config_to_env
+from zhengwu.exchange.gateway.certificates import (
+    subsystem_cert_add,
+    subsystem_cert_list,
+    subsystem_cert_revoke,
+    subsystem_client_auth_set,
+)
 from zhengwu.exchange.gateway.services import grant_policy_set
+from zhengwu.exchange.gateway.tls import ContextFactory, PeerCertificateProtocol, TlsOptions
+from zhengwu.exchange.logwriter import spawn_writer
+from zhengwu.exchange.messagelog import messagelog_body_key
 
 
 @click.command("gateway")
@@ -42,6 +52,28 @@ from zhengwu.exchange.gateway.services import grant_policy_set
     help="SM2 private key PEM: sign a tree head every --head-interval seconds.",
 )
 @click.option("--head-interval", type=float, default=60.0, show_default=True)
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM certificate of the gateway: serve HTTPS (default: setting gateway_tls_certfile).",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM private key of --tls-cert (default: setting gateway_tls_keyfile).",
+)
+@click.option(
+    "--tls-client-ca",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM CA bundle for client certificates: accept mutual TLS (default: gateway_tls_client_ca).",
+)
+@click.option(
+    "--log-writer",
+    type=click.Choice(["process", "thread"]),
+    default="process",
+    show_default=True,
+    help="Message log writer: its own process shared by all workers, or a thread in each worker.",
+)
 @pass_state
 @handle_errors
 def gateway_command(
@@ -58,11 +90,15 @@ def gateway_command(
     keep_bodies: bool,
     key_file: Path | None,
     head_interval: float,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    tls_client_ca: Path | None,
+    log_writer: str,
 ) -> None:
     """共享交换网关：X-Road REST (r1) 服务调用、授权检查、限流、脱敏与交换日志。"""
     settings = state.settings()
     logging.basicConfig(level=settings.log_level)
-    state.database(migrate=True)
+    database = state.database(migrate=True)
     options: dict[str, object] = {
         "grant_ttl": grant_ttl,
         "auth_ttl": auth_ttl,
@@ -79,15 +115,42 @@ def gateway_command(
     os.environ.update(config_to_env(options))
     for name, value in state.overrides.items():
         os.environ["ZHENGWU_" + name.upper()] = str(value)
-    uvicorn.run(
-        "zhengwu.exchange.gateway.api:create_gateway_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers,
-        log_level="warning",
-        access_log=False,
-    )
+    certfile = tls_cert or settings.gateway_tls_certfile
+    client_ca = tls_client_ca or settings.gateway_tls_client_ca
+    tls: dict[str, object] = {}
+    if certfile is not None:
+        options_tls = TlsOptions(certfile, tls_key or settings.gateway_tls_keyfile, client_ca)
+        tls = {
+            "ssl_certfile": str(certfile),
+            "ssl_context_factory": ContextFactory(options_tls),
+            # The HTTP protocol that hands each connection's client certificate to the gateway.
+            "http": PeerCertificateProtocol,
+            # The gateway terminates TLS itself: no proxy in front may rewrite the client address.
+            "proxy_headers": False,
+        }
+    elif client_ca is not None:
+        raise click.UsageError("--tls-client-ca needs --tls-cert (mutual TLS runs over HTTPS)")
+    writer = None
+    if log_writer == "process":
+        # One writer process for every worker: it owns the log's connection and group commit, so the
+        # workers' event loops keep their cores (docs/benchmarks.md, "Exchange gateway").
+        body_key = messagelog_body_key(settings.secret_key.get_secret_value()) if keep_bodies else None
+        writer = spawn_writer(database.engine.url.render_as_string(hide_password=False), body_key=body_key)
+        os.environ.update(config_to_env({"log_socket": writer.socket_path}))
+    try:
+        uvicorn.run(
+            "zhengwu.exchange.gateway.api:create_gateway_app",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+            **tls,  # type: ignore[arg-type]
+        )
+    finally:
+        if writer is not None:
+            writer.stop()
 
 
 @click.command("gateway-policy")
@@ -114,3 +177,74 @@ def gateway_policy_command(
             clear_elements=[c.strip() for c in clear.split(",") if c.strip()],
         )
     echo_json(out)
+
+
+@click.group("subsystem-cert")
+def subsystem_cert_group() -> None:
+    """TLS client certificates of subsystems (mutual TLS at the gateway; as the platform, audited)."""
+
+
+@subsystem_cert_group.command("add")
+@click.argument("subsystem_id", type=int)
+@click.argument("pem_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_state
+@handle_errors
+def subsystem_cert_add_command(state: CliState, subsystem_id: int, pem_file: Path) -> None:
+    """Register the certificate in PEM_FILE for the subsystem SUBSYSTEM_ID."""
+    settings = state.settings()
+    with state.database(migrate=True).session() as db:
+        out = subsystem_cert_add(
+            db,
+            actor=Actor.system("cli"),
+            subsystem_id=subsystem_id,
+            certificate_pem=pem_file.read_text("ascii", errors="replace"),
+            instance=settings.instance,
+        )
+    echo_json(out.model_dump(mode="json"))
+
+
+@subsystem_cert_group.command("list")
+@click.argument("subsystem_id", type=int)
+@pass_state
+@handle_errors
+def subsystem_cert_list_command(state: CliState, subsystem_id: int) -> None:
+    """The certificates of the subsystem SUBSYSTEM_ID, newest first."""
+    settings = state.settings()
+    with state.database(migrate=True).session() as db:
+        out = subsystem_cert_list(
+            db, actor=Actor.system("cli"), subsystem_id=subsystem_id, instance=settings.instance
+        )
+    echo_json([c.model_dump(mode="json") for c in out])
+
+
+@subsystem_cert_group.command("revoke")
+@click.argument("certificate_id", type=int)
+@pass_state
+@handle_errors
+def subsystem_cert_revoke_command(state: CliState, certificate_id: int) -> None:
+    """Revoke the certificate CERTIFICATE_ID (gateways refuse it within their --auth-ttl)."""
+    settings = state.settings()
+    with state.database(migrate=True).session() as db:
+        out = subsystem_cert_revoke(
+            db, actor=Actor.system("cli"), certificate_id=certificate_id, instance=settings.instance
+        )
+    echo_json(out.model_dump(mode="json"))
+
+
+@subsystem_cert_group.command("require")
+@click.argument("subsystem_id", type=int)
+@click.option("--off", is_flag=True, help="Accept an API token alone again.")
+@pass_state
+@handle_errors
+def subsystem_cert_require_command(state: CliState, subsystem_id: int, off: bool) -> None:
+    """Require mutual TLS for the subsystem SUBSYSTEM_ID (a token alone is then refused)."""
+    settings = state.settings()
+    with state.database(migrate=True).session() as db:
+        out = subsystem_client_auth_set(
+            db,
+            actor=Actor.system("cli"),
+            subsystem_id=subsystem_id,
+            require_client_cert=not off,
+            instance=settings.instance,
+        )
+    echo_json(out.model_dump(mode="json"))

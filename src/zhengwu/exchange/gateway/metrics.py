@@ -6,6 +6,8 @@ standalone gateway) can live in one process; ``/metrics`` serves the gateway's r
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
@@ -39,6 +41,7 @@ class GatewayMetrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.upstream = Histogram(
             "zhengwu_gateway_upstream_seconds",
             "Time the provider's service took.",
@@ -51,8 +54,16 @@ class GatewayMetrics:
         self, *, service: str, client: str, status: int, seconds: float, error_type: str | None
     ) -> None:
         """Count one call."""
-        self.calls.labels(service, client, str(status)).inc()
-        self.latency.labels(service, client).observe(seconds)
+        # The labelled children, kept per (service, client, status): ``labels()`` validates and locks on
+        # every call. Bounded like the label sets themselves (services x clients x statuses).
+        key = (service, client, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (self.calls.labels(service, client, str(status)), self.latency.labels(service, client))
+            if len(self._children) < 100_000:
+                self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
         if error_type:
             self.errors.labels(service, client, error_type).inc()
 

@@ -14,7 +14,6 @@ from zhengwu.accounts.models import Department, Role
 from zhengwu.accounts.permissions import Actor
 from zhengwu.db import utcnow
 from zhengwu.errors import ValidationError
-from zhengwu.exchange.monitoring.charts import bar_chart, calls_chart
 from zhengwu.exchange.monitoring.schemas import Overview, Window
 from zhengwu.exchange.monitoring.services import (
     department_traffic,
@@ -24,6 +23,7 @@ from zhengwu.exchange.monitoring.services import (
     service_operational_data,
 )
 from zhengwu.exchange.services import service_list, subsystem_list
+from zhengwu.web.charts import bar_chart, calls_chart
 from zhengwu.web.deps import AppSettings, DbSession, SignedInActor
 from zhengwu.web.nav import NavItem
 from zhengwu.web.templating import render

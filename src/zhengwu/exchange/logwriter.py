@@ -1,0 +1,456 @@
+"""The message log writer as its own process, fed by gateway processes over a Unix socket.
+
+Why a process: in the gateway's interpreter the group-commit thread (:class:`~.messagelog.MessageLogWriter`)
+and the event loop shared one GIL, each getting about half a core (docs/benchmarks.md, "Exchange
+gateway"). Here the writer process owns the PostgreSQL connection, the counter-based leaf indices, the
+row building, the SM3 hashes and the group commit, all through :func:`~.messagelog.write_batch` (the
+one code path that builds records); gateway workers only encode a :class:`~.messagelog.LogEntry`
+and wait for the acknowledgement of the batch that committed it. The rule stays: a gateway sends an
+answer only after its record is durable.
+
+Wire format (little-endian, no library): every frame is ``u32 length`` + body.
+
+* entry (gateway → writer): :data:`_ENTRY` header (sequence number, start and finish times in µs since
+  the epoch, HTTP status, grant id or -1, then ten field lengths, ``0xFFFFFFFF`` for None) followed by
+  the fields' bytes in :data:`_FIELDS` order.
+* ack (writer → gateway): ``u8 0`` + (sequence, leaf index, leaf hash) per committed entry of that
+  connection, or ``u8 1`` + ``u32 n`` + n sequence numbers + a UTF-8 error message when the batch
+  failed (those calls get ``Server.ClientProxy.MessageLogFailed``, never data).
+
+Batching is natural: while the writer commits one batch (blocking its own loop), entries queue up in the
+socket buffers; the next loop turn reads them all and commits them as the next batch. The process is
+started by ``zhengwu gateway`` (:func:`spawn_writer`), reads its configuration as one JSON line on
+stdin (the database URL and body key stay out of argv and the environment) and exits when stdin closes,
+i.e. when the gateway process is gone, even after a SIGKILL: it first commits what it has received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import os
+import selectors
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, cast
+
+from sqlalchemy import create_engine
+
+from zhengwu.db import Database
+from zhengwu.errors import ConfigurationError
+from zhengwu.exchange.messagelog import LogEntry, LoggedCall, check_entry, write_batch
+
+log = logging.getLogger("zhengwu.exchange.logwriter")
+
+_LEN = struct.Struct("<I")
+#: seq, started µs, finished µs, http status, grant id (-1: none), lengths of the ten _FIELDS.
+_ENTRY = struct.Struct("<QqqHq10I")
+_ACK_ITEM = struct.Struct("<QQ32s")
+_NONE = 0xFFFFFFFF
+_FIELDS = (
+    "xroad_id",
+    "request_id",
+    "client_id",
+    "service_id",
+    "user_id",
+    "issue",
+    "purpose",
+    "error_type",
+    "request_body",
+    "response_body",
+)
+_BYTES_FIELDS = frozenset({"request_body", "response_body"})
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_US = dt.timedelta(microseconds=1)
+#: Largest frame a writer accepts (two bodies of the gateway's 10 MiB limit, and headroom).
+MAX_FRAME = 64 * 1024 * 1024
+
+
+def encode_entry(seq: int, entry: LogEntry) -> bytes:
+    """One entry frame (times are kept to the microsecond, as the database keeps them)."""
+    parts: list[bytes] = []
+    lengths: list[int] = []
+    for name in _FIELDS:
+        value = getattr(entry, name)
+        if value is None:
+            lengths.append(_NONE)
+            continue
+        raw = value if name in _BYTES_FIELDS else value.encode("utf-8")
+        parts.append(raw)
+        lengths.append(len(raw))
+    head = _ENTRY.pack(
+        seq,
+        (entry.started_at - _EPOCH) // _US,
+        (entry.finished_at - _EPOCH) // _US,
+        entry.http_status,
+        -1 if entry.grant_id is None else entry.grant_id,
+        *lengths,
+    )
+    body = b"".join((head, *parts))
+    return _LEN.pack(len(body)) + body
+
+
+def decode_entry(body: bytes) -> tuple[int, LogEntry]:
+    """The sequence number and entry of one frame body (without its length prefix)."""
+    seq, started, finished, status, grant_id, *lengths = _ENTRY.unpack_from(body)
+    pos = _ENTRY.size
+    values: dict[str, Any] = {}
+    for name, length in zip(_FIELDS, lengths, strict=True):
+        if length == _NONE:
+            values[name] = None
+            continue
+        raw = body[pos : pos + length]
+        pos += length
+        values[name] = raw if name in _BYTES_FIELDS else raw.decode("utf-8")
+    if pos != len(body):
+        raise ValueError("entry frame has trailing bytes")
+    return seq, LogEntry(
+        started_at=_EPOCH + started * _US,
+        finished_at=_EPOCH + finished * _US,
+        http_status=status,
+        grant_id=None if grant_id < 0 else grant_id,
+        **values,
+    )
+
+
+def _frames(buffer: bytearray) -> list[bytes]:
+    """Complete frame bodies at the start of ``buffer``, removed from it (a partial frame stays)."""
+    pos = 0
+    out: list[bytes] = []
+    size = len(buffer)
+    with memoryview(buffer) as view:
+        while size - pos >= _LEN.size:
+            (length,) = _LEN.unpack_from(view, pos)
+            if length > MAX_FRAME:
+                raise ValueError(f"frame of {length} bytes exceeds {MAX_FRAME}")
+            if size - pos - _LEN.size < length:
+                break
+            out.append(bytes(view[pos + _LEN.size : pos + _LEN.size + length]))
+            pos += _LEN.size + length
+    del buffer[:pos]
+    return out
+
+
+def writer_database(database: Database) -> Database:
+    """The log writer's own connection on PostgreSQL: no pre-ping and no rollback on return.
+
+    The platform's engine pings every connection it hands out and rolls back every one it takes
+    back: two extra round trips per batch, where a commit is the whole point (the writer commits
+    or rolls back itself). One connection suffices: there is one writer.
+    """
+    engine = database.engine
+    if engine.dialect.name != "postgresql":
+        return database
+    url = engine.url.render_as_string(hide_password=False)
+    return Database(create_engine(url, pool_size=1, max_overflow=0, pool_reset_on_return=None))
+
+
+# ----------------------------------------------------------------------------------------------
+# the writer process
+
+
+class _Peer(asyncio.Protocol):
+    """One gateway connection: frames in, acks out."""
+
+    def __init__(self, server: _WriterServer) -> None:
+        self.server = server
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports do not subclass asyncio.Transport, hence a cast and not isinstance.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        try:
+            for body in _frames(self.buffer):
+                self.server.add(self, *decode_entry(body))
+        except (ValueError, UnicodeDecodeError, struct.error) as exc:
+            # A peer that sends garbage is a bug; its calls already queued still get their answer.
+            log.error("dropping a gateway connection that sent a malformed frame: %s", exc)
+            assert self.transport is not None
+            self.transport.close()
+
+    def send(self, frame: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(frame)
+
+
+class _WriterServer:
+    """Collects entries from every connection and commits them in batches on one connection."""
+
+    def __init__(self, database: Database, body_key: bytes | None, max_batch: int) -> None:
+        self.database = database
+        self.body_key = body_key
+        self.max_batch = max_batch
+        self.pending: list[tuple[_Peer, int, LogEntry]] = []
+        self.scheduled = False
+        self.batches = 0
+        self.records = 0
+
+    def add(self, peer: _Peer, seq: int, entry: LogEntry) -> None:
+        self.pending.append((peer, seq, entry))
+        if not self.scheduled:
+            self.scheduled = True
+            # Next loop turn: every connection readable now is read first, so they share the batch.
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Commit everything pending, one batch after another."""
+        self.scheduled = False
+        while self.pending:
+            batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch :]
+            self._commit(batch)
+
+    def _commit(self, batch: list[tuple[_Peer, int, LogEntry]]) -> None:
+        try:
+            with self.database.session() as db:
+                done = write_batch(db, [e for _, _, e in batch], body_key=self.body_key, with_ids=False)
+        except Exception as exc:  # every waiting gateway must learn that these records are NOT durable
+            log.error("message log batch of %d failed: %s", len(batch), exc)
+            message = f"{type(exc).__name__}: {exc}"[:2000].encode("utf-8", "replace")
+            for peer, seqs in _by_peer((peer, seq) for peer, seq, _ in batch).items():
+                body = b"\x01" + _LEN.pack(len(seqs)) + struct.pack(f"<{len(seqs)}Q", *seqs) + message
+                peer.send(_LEN.pack(len(body)) + body)
+            return
+        self.batches += 1
+        self.records += len(batch)
+        acks: dict[_Peer, list[bytes]] = {}
+        for (peer, seq, _), call in zip(batch, done, strict=True):
+            acks.setdefault(peer, []).append(_ACK_ITEM.pack(seq, call.leaf_index, call.leaf_hash))
+        for peer, items in acks.items():
+            body = b"\x00" + b"".join(items)
+            peer.send(_LEN.pack(len(body)) + body)
+
+
+def _by_peer(items: Iterable[tuple[_Peer, int]]) -> dict[_Peer, list[int]]:
+    out: dict[_Peer, list[int]] = {}
+    for peer, seq in items:
+        out.setdefault(peer, []).append(seq)
+    return out
+
+
+async def serve(
+    database: Database, socket_path: str, *, body_key: bytes | None = None, max_batch: int = 500
+) -> None:
+    """Serve gateways on ``socket_path`` until stdin closes or SIGTERM; commit what was received."""
+    loop = asyncio.get_running_loop()
+    writer = _WriterServer(database, body_key, max_batch)
+    server = await loop.create_unix_server(lambda: _Peer(writer), socket_path)
+    os.chmod(socket_path, 0o600)
+    done = asyncio.Event()
+
+    def on_stdin() -> None:
+        if not os.read(sys.stdin.fileno(), 4096):
+            done.set()
+
+    loop.add_reader(sys.stdin.fileno(), on_stdin)
+    loop.add_signal_handler(signal.SIGTERM, done.set)
+    # Ctrl-C reaches the whole process group: the gateway drains its calls first, and they need us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    await done.wait()
+    server.close()
+    writer.flush()
+    log.info("message log writer: %d records in %d batches", writer.records, writer.batches)
+
+
+def main() -> None:
+    """Entry point of the writer process: one JSON line of configuration on stdin, then serve."""
+    logging.basicConfig(level=os.environ.get("ZHENGWU_LOG_LEVEL", "WARNING"), stream=sys.stderr)
+    config = json.loads(sys.stdin.buffer.readline())
+    database = writer_database(Database.from_url(config["database_url"]))
+    body_key = bytes.fromhex(config["body_key"]) if config.get("body_key") else None
+    try:
+        asyncio.run(
+            serve(database, config["socket"], body_key=body_key, max_batch=int(config.get("max_batch", 500)))
+        )
+    finally:
+        database.dispose()
+
+
+@dataclass
+class WriterProcess:
+    """A running writer process: where gateways connect, and how to stop it."""
+
+    socket_path: str
+    process: subprocess.Popen[bytes]
+    directory: Path
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Close its stdin (it commits what it has and exits) and wait; kill it only if it hangs."""
+        stdin: IO[bytes] | None = self.process.stdin
+        if stdin is not None and not stdin.closed:
+            stdin.close()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        Path(self.socket_path).unlink(missing_ok=True)
+        self.directory.rmdir()
+
+
+def spawn_writer(database_url: str, *, body_key: bytes | None = None, timeout: float = 60.0) -> WriterProcess:
+    """Start a writer process on a fresh socket in a private directory; return once it listens."""
+    directory = Path(tempfile.mkdtemp(prefix="zhengwu-log-"))
+    socket_path = str(directory / "writer.sock")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "zhengwu.exchange.logwriter"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    config = {
+        "database_url": database_url,
+        "socket": socket_path,
+        "body_key": body_key.hex() if body_key else None,
+    }
+    process.stdin.write(json.dumps(config).encode() + b"\n")
+    process.stdin.flush()
+    ready = _readline(process.stdout, timeout)
+    if ready != b"ready\n":
+        process.kill()
+        process.wait()
+        raise ConfigurationError(
+            "交换日志写入进程未能启动", message_en="the message log writer process did not start"
+        )
+    process.stdout.close()
+    return WriterProcess(socket_path, process, directory)
+
+
+def _readline(stream: IO[bytes], timeout: float) -> bytes:
+    """One line from a child's pipe, or b"" after ``timeout`` seconds (a hung start must not hang us)."""
+    with selectors.DefaultSelector() as sel:
+        sel.register(stream, selectors.EVENT_READ)
+        if not sel.select(timeout):
+            return b""
+    return stream.readline()
+
+
+# ----------------------------------------------------------------------------------------------
+# the gateway's side
+
+
+class LogWriterClient(asyncio.Protocol):
+    """A gateway worker's connection to the writer process: :meth:`write` returns once durable.
+
+    Entries submitted in one event-loop turn go out in one ``send``. If the connection drops, every
+    call waiting on it fails (the gateway answers ``MessageLogFailed``) and the next call reconnects.
+    """
+
+    def __init__(self, socket_path: str, *, timeout: float = 30.0) -> None:
+        self.socket_path = socket_path
+        self.timeout = timeout
+        self._transport: asyncio.Transport | None = None
+        self._connecting: asyncio.Lock | None = None
+        # In sending order, with the loop time each was queued (the watchdog reads the oldest first).
+        self._waiting: dict[int, tuple[asyncio.Future[LoggedCall], float]] = {}
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._out: list[bytes] = []
+        self._seq = 0
+        self._buffer = bytearray()
+        self._closed = False
+
+    async def connect(self) -> None:
+        """Connect now (the gateway does this at start-up, so a missing writer fails loudly)."""
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
+        async with self._connecting:
+            if self._transport is None or self._transport.is_closing():
+                loop = asyncio.get_running_loop()
+                await loop.create_unix_connection(lambda: self, self.socket_path)
+            if self._transport is None:
+                raise ConnectionError("the message log writer connection closed at once")
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)
+        self._buffer.clear()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        self._out.clear()  # their calls fail below; a reconnection must not send them after all
+        waiting, self._waiting = self._waiting, {}
+        for future, _ in waiting.values():
+            if not future.done():
+                future.set_exception(ConnectionError("the message log writer connection was lost"))
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        for body in _frames(self._buffer):
+            if body[0] == 0:
+                for seq, leaf_index, leaf_hash in _ACK_ITEM.iter_unpack(body[1:]):
+                    waiting = self._waiting.pop(seq, None)
+                    if waiting is not None and not waiting[0].done():
+                        waiting[0].set_result(LoggedCall(None, leaf_index, leaf_hash))
+            else:
+                (count,) = _LEN.unpack_from(body, 1)
+                seqs = struct.unpack_from(f"<{count}Q", body, 5)
+                message = body[5 + 8 * count :].decode("utf-8", "replace")
+                for seq in seqs:
+                    waiting = self._waiting.pop(seq, None)
+                    if waiting is not None and not waiting[0].done():
+                        waiting[0].set_exception(RuntimeError(f"message log batch failed: {message}"))
+
+    async def write(self, entry: LogEntry) -> LoggedCall:
+        """Send ``entry`` to the writer and return once its batch has committed."""
+        if self._closed:
+            raise ConfigurationError("日志写入器未运行", message_en="message log writer is not running")
+        check_entry(entry)  # before sending: one bad entry would fail its whole batch
+        if self._transport is None or self._transport.is_closing():
+            await self.connect()
+        self._seq += 1
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[LoggedCall] = loop.create_future()
+        self._waiting[self._seq] = (future, loop.time())
+        if not self._out:
+            loop.call_soon(self._flush)
+        self._out.append(encode_entry(self._seq, entry))
+        if self._watchdog is None:
+            self._watchdog = loop.call_later(1.0, self._expire)
+        return await future
+
+    def _expire(self) -> None:
+        """Fail calls waiting longer than ``timeout`` (a call must never wait forever, nor hold up the
+        gateway's shutdown). One timer a second for all calls: ``wait_for`` per call cost 2-3 % of the
+        gateway's CPU."""
+        self._watchdog = None
+        limit = asyncio.get_running_loop().time() - self.timeout
+        while self._waiting:
+            seq, (future, queued) = next(iter(self._waiting.items()))
+            if queued > limit:
+                break
+            del self._waiting[seq]
+            if not future.done():
+                future.set_exception(TimeoutError(f"no durable acknowledgement within {self.timeout:g} s"))
+        if self._waiting:
+            self._watchdog = asyncio.get_running_loop().call_later(1.0, self._expire)
+
+    def _flush(self) -> None:
+        out, self._out = self._out, []
+        if self._transport is None:
+            # Lost between write() and this turn: connection_lost has failed the waiting calls.
+            return
+        self._transport.write(b"".join(out))
+
+    async def aclose(self) -> None:
+        """Close the connection (calls still waiting fail)."""
+        self._closed = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        if self._transport is not None:
+            self._transport.close()
+
+
+if __name__ == "__main__":
+    main()
