@@ -1,8 +1,8 @@
 """Benchmark registry ingestion: N synthetic persons from a CSV, full validation, into PostgreSQL.
 
-Run: ``.venv/bin/python bench/bench_registries_ingest.py [--count 1000000]`` (10,000,000 for the issue's
-figure). Needs a PostgreSQL server (``--admin-url``, default the test suite's); a database
-``zhengwu_bench_registries`` is dropped and recreated.
+Run: ``.venv/bin/python bench/bench_registries_ingest.py [--persons 1000000]`` (10,000,000 for the issue's
+figure). Needs a PostgreSQL server (``--admin-url``, default the test suite's); the database ``--database``
+is dropped and recreated (and dropped again at the end unless ``--keep``).
 
 Measured in the same run, on the same file:
 
@@ -38,19 +38,25 @@ from zhengwu.synthetic import generate_persons, write_batches
 DEFAULT_ADMIN = os.environ.get(
     "ZHENGWU_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-BENCH_DB = "zhengwu_bench_registries"
 BARE_TABLE = """CREATE TABLE bare_persons (
     resident_id text, name text, sex text, birth_date date, ethnicity text, household_region_code text,
     household_address text, current_region_code text, phone text, status text, death_date date)"""
 
 
-def fresh_database(admin_url: str) -> str:
+def fresh_database(admin_url: str, name: str, *, drop_only: bool = False) -> str:
+    """Drop database ``name`` and create it again (or only drop it)."""
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{BENCH_DB}"'))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if not drop_only:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return make_url(admin_url).set(database=BENCH_DB).render_as_string(hide_password=False)
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, as ``uptime`` prints them."""
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def bare_copy(database: Database, path: Path) -> float:
@@ -106,13 +112,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--count", type=int, default=1_000_000, help="persons (default 1,000,000)")
+    parser.add_argument(
+        "--persons", "--count", dest="count", type=int, default=1_000_000, help="persons (default 1,000,000)"
+    )
+    parser.add_argument("--database", default="bench_regperf_ingest", help="database name (dropped!)")
+    parser.add_argument("--keep", action="store_true", help="keep the database at the end")
     parser.add_argument(
         "--admin-url", default=DEFAULT_ADMIN, help="PostgreSQL URL of a database to create ours from"
     )
     parser.add_argument("--no-rerun", action="store_true", help="skip the idempotent re-runs")
     args = parser.parse_args()
-    url = fresh_database(args.admin_url)
+    url = fresh_database(args.admin_url, args.database)
     database = Database.from_url(url)
     upgrade(database.engine)
     with database.session() as db:
@@ -130,15 +140,18 @@ def main() -> None:
             f"({path.stat().st_size / 1e6:,.0f} MB)",
             flush=True,
         )
+        print(f"load average {load_average()} before the runs", flush=True)
         copy_s = bare_copy(database, path)
         print(
-            f"bare COPY      {args.count:>12,} rows {copy_s:8.2f} s {args.count / copy_s:>12,.0f} rows/s",
+            f"bare COPY      {args.count:>12,} rows {copy_s:8.2f} s {args.count / copy_s:>12,.0f} rows/s"
+            f"  (load average {load_average()})",
             flush=True,
         )
         ingest_s, result = run_ingest(database, path, Path(tmp) / "errors", args.count, "ingest")
         rate = args.count / ingest_s
         print(
-            f"ingest         {args.count:>12,} rows {ingest_s:8.2f} s {rate:>12,.0f} rows/s  {result}",
+            f"ingest         {args.count:>12,} rows {ingest_s:8.2f} s {rate:>12,.0f} rows/s  {result}"
+            f"  (load average {load_average()})",
             flush=True,
         )
         report: dict[str, object] = {
@@ -163,8 +176,11 @@ def main() -> None:
                 flush=True,
             )
             report |= {"same_file_s": round(again_s, 2), "same_rows_s": round(same_s, 2)}
+        report["load_average"] = load_average()
         print(json.dumps(report))
     database.dispose()
+    if not args.keep:
+        fresh_database(args.admin_url, args.database, drop_only=True)
 
 
 if __name__ == "__main__":

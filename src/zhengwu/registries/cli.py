@@ -1,5 +1,6 @@
 """``zhengwu registries ingest population|entities FILE --source DEPT [--partial]``, ``registries relations
-FILE --source DEPT`` (family links) and friends.
+FILE --source DEPT`` (family links), ``registries publish`` (the registry services in the exchange)
+and friends.
 
 The CLI acts as the platform itself (the operator has shell access to the server); the batch record
 and the audit trail name it. Error files go to ``<data_dir>/registries/errors``, where the pages find
@@ -9,6 +10,7 @@ them for download.
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -18,6 +20,7 @@ from zhengwu.accounts.permissions import Actor
 from zhengwu.cli_support import CliState, echo_json, handle_errors, pass_state
 from zhengwu.registries.ingest import IngestResult, ingest
 from zhengwu.registries.models import BATCH_STATUS_ZH, BatchStatus, Registry
+from zhengwu.registries.publication import registries_publish
 from zhengwu.registries.relations import relations_ingest
 
 
@@ -120,3 +123,32 @@ def relations_command(state: CliState, file: Path, source: str, partial: bool, a
             error_dir=error_dir(state),
         )
     _report(result, as_json)
+
+
+@registries_group.command("publish")
+@click.option(
+    "--department",
+    help="Code of the department that offers the registry services (default: <node region>-SJJ).",
+)
+@click.option("--base-url", help="URL the gateway reaches this platform at (default: the node's base URL).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_state
+@handle_errors
+def publish_command(state: CliState, department: str | None, base_url: str | None, as_json: bool) -> None:
+    """Publish the registry services through the exchange (idempotent; re-run after moving the platform)."""
+    settings = state.settings()
+    database = state.database(migrate=True)
+    with database.session() as db:
+        published = registries_publish(
+            db,
+            actor=Actor.system("cli"),
+            department_code=department or f"{settings.node_region_code}-SJJ",
+            instance=settings.instance,
+            secret_key=settings.secret_key.get_secret_value(),
+            base_url=base_url or settings.effective_base_url,
+        )
+    if as_json:
+        echo_json([asdict(p) for p in published])
+        return
+    for p in published:
+        click.echo(f"{'新发布' if p.created else '已更新'}  {p.xroad_id}  {p.name}")

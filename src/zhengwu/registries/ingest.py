@@ -19,7 +19,8 @@ One call of :func:`ingest` is one batch:
    new version), copy the current rows of changed keys into the versions table closed at the batch's
    time (``INSERT ... SELECT``), upsert the current-state rows (``INSERT ... ON CONFLICT DO UPDATE``).
    Into an empty registry (the first load) the current-state table takes a plain ``INSERT ... SELECT``
-   with its primary key and indexes built once afterwards.
+   with its primary key and indexes built once afterwards; on PostgreSQL a person CSV the fast path
+   reads skips the staging table altogether (:mod:`zhengwu.registries.firstload`).
 
 SQL text here is assembled only from table and column names defined in this package (hence the
 ``noqa: S608`` markers), never from delivered data, which always travels as bound values or COPY data.
@@ -42,7 +43,8 @@ from typing import Any, Final, Literal
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from sqlalchemy import Table, bindparam, select, text
+from psycopg.copy import QueuedLibpqWriter
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
 from zhengwu.accounts.models import Department
@@ -51,11 +53,10 @@ from zhengwu.audit.services import audit_record
 from zhengwu.crypto import Sm3Hasher
 from zhengwu.db import UTCDateTime, utcnow
 from zhengwu.errors import NotFound, ValidationError
-from zhengwu.registries import fastpath, readers
+from zhengwu.registries import fastpath, firstload, readers
+from zhengwu.registries.firstload import MAINTENANCE_WORK_MEM, bulk_indexes
 from zhengwu.registries.models import (
     BatchStatus,
-    Entity,
-    Person,
     Registry,
     RegistryBatch,
 )
@@ -66,7 +67,6 @@ Progress = Callable[[int], None]
 CHUNK: Final = 10_000
 #: Memory of one ingestion's sorts and index builds on PostgreSQL (``SET LOCAL``, this transaction only).
 WORK_MEM: Final = "128MB"
-MAINTENANCE_WORK_MEM: Final = "512MB"
 #: Errors kept in memory for the result and the pages; the error file has them all.
 ERRORS_SHOWN: Final = 100
 
@@ -271,6 +271,41 @@ class _Stage:
         ):
             copy.write(buffer.getvalue())
 
+    @contextmanager
+    def arrow_copy(self) -> Iterator[Callable[[list[pa.Array]], None]]:
+        """One ``COPY`` for many column chunks (PostgreSQL), fed through a writer thread.
+
+        ``write(columns)`` renders a chunk as CSV and queues it: a psycopg ``QueuedLibpqWriter`` thread
+        sends it while the caller validates the next chunk, so validation in this process overlaps
+        PostgreSQL's parsing and storing in its own (at most 128 MB queued). On SQLite, rows are inserted.
+        """
+        if not self.postgres:
+            yield self.load_arrow
+            return
+        raw = self.db.connection().connection.driver_connection
+        assert raw is not None
+        names = list(self.columns)
+        options = pacsv.WriteOptions(include_header=False)
+        sql = f"COPY {self.name} ({', '.join(names)}) FROM STDIN (FORMAT csv)"
+        # A caller's exception aborts the COPY, and with it the transaction: the savepoint keeps the
+        # batch's transaction usable (the caller then falls back to the row reader).
+        raw.execute("SAVEPOINT zw_stage_copy")
+        try:
+            with raw.cursor() as cursor, cursor.copy(sql, writer=QueuedLibpqWriter(cursor)) as copy:
+
+                def write(columns: list[pa.Array]) -> None:
+                    buffer = io.BytesIO()
+                    # Arrow writes null unquoted and "" quoted, as COPY's CSV format tells them apart.
+                    batch = pa.RecordBatch.from_arrays(columns, names=names)
+                    pacsv.write_csv(batch, buffer, write_options=options)
+                    copy.write(buffer.getbuffer())
+
+                yield write
+        except BaseException:
+            raw.execute("ROLLBACK TO SAVEPOINT zw_stage_copy")
+            raise
+        raw.execute("RELEASE SAVEPOINT zw_stage_copy")
+
     def clear(self) -> None:
         self.db.execute(text(f"DELETE FROM {self.name}"))  # noqa: S608
 
@@ -320,21 +355,23 @@ def _read_fast(
     assert delivery.path is not None and delivery.encoding is not None  # checked by the caller
     validate = PERSON_SPEC.validate
     read = 0
+    # Rows the row validator accepted are staged after the one COPY of the vouched-for rows.
+    checked: list[tuple[Any, ...]] = []
     try:
-        for chunk in fastpath.read_clean(delivery.path, delivery.encoding, columns, today):
-            stage.load_arrow(chunk.staged)
-            checked: list[tuple[Any, ...]] = []
-            for number, values in chunk.doubtful:
-                result = validate({c: clean(v) for c, v in zip(columns, values, strict=True)}, today)
-                if isinstance(result, list):
-                    for column, reason in result:
-                        errors.add(number, column, reason)
-                else:
-                    checked.append((number, *result))
-            stage.load(checked)
-            read += chunk.rows
-            if progress is not None:
-                progress(read)
+        with stage.arrow_copy() as write:
+            for chunk in fastpath.read_clean(delivery.path, delivery.encoding, columns, today):
+                write(chunk.staged)
+                for number, values in chunk.doubtful:
+                    result = validate({c: clean(v) for c, v in zip(columns, values, strict=True)}, today)
+                    if isinstance(result, list):
+                        for column, reason in result:
+                            errors.add(number, column, reason)
+                    else:
+                        checked.append((number, *result))
+                read += chunk.rows
+                if progress is not None:
+                    progress(read)
+        stage.load(checked)
     except fastpath.NotClean:
         stage.clear()
         errors.clear()
@@ -436,7 +473,10 @@ def _apply(registry: Registry, stage: _Stage, batch: RegistryBatch) -> tuple[int
     now = bindparam("now", type_=UTCDateTime())
     if _empty(db, current):
         # The first load: nothing to compare with, nothing to close; one plain insert.
-        with _bulk_indexes(stage, registry, first_load=True):
+        if stage.postgres:
+            with bulk_indexes(db, registry):
+                _write(db, key, attrs, stg, current, versions, now, params, first_load=True)
+        else:
             _write(db, key, attrs, stg, current, versions, now, params, first_load=True)
         return int(staged), 0, 0
     db.execute(
@@ -463,32 +503,6 @@ def _apply(registry: Registry, stage: _Stage, batch: RegistryBatch) -> tuple[int
 
 def _empty(db: Session, table: str) -> bool:
     return db.execute(text(f"SELECT 1 FROM {table} LIMIT 1")).first() is None  # noqa: S608
-
-
-@contextmanager
-def _bulk_indexes(stage: _Stage, registry: Registry, *, first_load: bool) -> Iterator[None]:
-    """On PostgreSQL's first load of a registry, build the current table's indexes once, not row by row.
-
-    Only when the registry is empty: dropping an index takes an exclusive lock on the table until the
-    transaction ends, which nobody notices on a registry that has no data yet. The primary key goes
-    too and comes back with the same name (a sorted build instead of a million probes); a repeated key
-    cannot slip in, the staged rows were checked for repeats and the table was empty. The versions
-    table is not written by a first load, so its indexes stay.
-    """
-    if not (stage.postgres and first_load):
-        yield
-        return
-    table: Table = (Person if registry is Registry.POPULATION else Entity).__table__  # type: ignore[assignment]
-    pk = table.primary_key
-    columns = ", ".join(c.name for c in pk.columns)
-    bind = stage.db.connection()
-    for index in table.indexes:
-        index.drop(bind)
-    stage.db.execute(text(f"ALTER TABLE {table.name} DROP CONSTRAINT {pk.name}"))
-    yield
-    stage.db.execute(text(f"ALTER TABLE {table.name} ADD CONSTRAINT {pk.name} PRIMARY KEY ({columns})"))
-    for index in table.indexes:
-        index.create(bind)
 
 
 def _write(
@@ -628,26 +642,44 @@ def ingest(
         try:
             delivery = _open(file_format, path, sql_url, sql_query, hasher)
             result.notes = delivery.notes
-            result.rows_read = _read(registry, spec, delivery, stage, errors, today, progress, chunk_size)
+            direct = None
+            if firstload.eligible(db, registry, delivery):
+                direct = firstload.first_load(
+                    db,
+                    delivery=delivery,
+                    columns=map_header(delivery.columns, spec),
+                    batch=batch,
+                    errors=errors,
+                    atomic=mode == "atomic",
+                    today=today,
+                    progress=progress,
+                )
+            if direct is not None:
+                # Straight into the empty registry (zhengwu.registries.firstload): checked and applied.
+                result.rows_read, result.inserted = direct
+            else:
+                result.rows_read = _read(registry, spec, delivery, stage, errors, today, progress, chunk_size)
         except ValidationError as exc:
             return batch_finish(
                 db, actor, batch, result, errors, error_dir, BatchStatus.REJECTED, exc.message
             )
-        if file_format == "sql":
+        if direct is None and file_format == "sql":
             batch.fingerprint = hasher.hexdigest()
             earlier = _previous_batch(db, registry.value, batch.fingerprint)
             if earlier is not None:
                 db.delete(batch)
                 db.flush()
                 return _duplicate(db, actor, registry.value, earlier)
-        _set_checks(registry, stage, errors)
+        if direct is None:
+            _set_checks(registry, stage, errors)
         if errors.all and mode == "atomic":
             message = (
                 f"{len(errors.bad_rows)} 行有错误，按“全部或全不”方式整批拒绝，未写入任何数据；"
                 "请修正后重新提交，或选择部分入库"
             )
             return batch_finish(db, actor, batch, result, errors, error_dir, BatchStatus.REJECTED, message)
-        result.inserted, result.updated, result.unchanged = _apply(registry, stage, batch)
+        if direct is None:
+            result.inserted, result.updated, result.unchanged = _apply(registry, stage, batch)
     finally:
         stage.drop()
     status = BatchStatus.PARTIAL if errors.all else BatchStatus.APPLIED

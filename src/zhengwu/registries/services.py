@@ -21,18 +21,18 @@ An invalid identifier raises the kernel's :class:`~zhengwu.identifiers.InvalidId
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from zhengwu.accounts.models import Role
 from zhengwu.accounts.permissions import Actor, require_roles
 from zhengwu.audit.services import audit_record
-from zhengwu.db import utcnow
+from zhengwu.db import BEIJING
 from zhengwu.errors import NotFound, ValidationError
 from zhengwu.identifiers import mask_name, mask_phone, mask_resident_id, validate_resident_id, validate_uscc
 from zhengwu.registries.models import (
@@ -45,17 +45,16 @@ from zhengwu.registries.models import (
     Registry,
     RegistryBatch,
 )
+from zhengwu.registries.quality import source_figures
 from zhengwu.registries.relations import RelationLink, relations_of
 from zhengwu.registries.schemas import (
     BatchOut,
     EntityOut,
-    FieldCompleteness,
     FieldProvenance,
     Page,
     PersonOut,
     QualityReport,
     RelationOut,
-    SourceQuality,
     VersionOut,
 )
 
@@ -95,7 +94,9 @@ def mask_address(value: str | None) -> str | None:
     return value[:cut] + "＊＊＊" if cut else "＊＊＊"
 
 
-def _person_out(row: Person | PersonVersion, *, clear: bool, as_of: dt.datetime | None = None) -> PersonOut:
+def person_out(row: Any, *, clear: bool, as_of: dt.datetime | None = None) -> PersonOut:
+    """The answer for one person's row (ORM object or any row with the same attributes), masked unless
+    ``clear``; the lean HTTP path (:mod:`zhengwu.registries.hotpath`) builds its answers with it too."""
     data: dict[str, Any] = {f: getattr(row, f) for f in PERSON_FIELDS}
     data["former_names"] = _names(row.former_names)
     data["birth_date"] = row.birth_date.isoformat()
@@ -121,10 +122,18 @@ def _person_out(row: Person | PersonVersion, *, clear: bool, as_of: dt.datetime 
 def _entity_out(
     db: Session, row: Entity | EntityVersion, *, clear: bool, as_of: dt.datetime | None = None
 ) -> EntityOut:
+    rep = db.get(Person, row.legal_representative_id)
+    return entity_out(row, representative_name=None if rep is None else rep.name, clear=clear, as_of=as_of)
+
+
+def entity_out(
+    row: Any, *, representative_name: str | None, clear: bool, as_of: dt.datetime | None = None
+) -> EntityOut:
+    """The answer for one entity's row and its legal representative's name, masked unless ``clear``."""
     data: dict[str, Any] = {f: getattr(row, f) for f in ENTITY_FIELDS}
     data["former_names"] = _names(row.former_names)
-    rep = db.get(Person, row.legal_representative_id)
-    data["legal_representative_name"] = None if rep is None else (rep.name if clear else mask_name(rep.name))
+    name = representative_name
+    data["legal_representative_name"] = None if name is None else (name if clear else mask_name(name))
     if not clear:
         data["legal_representative_id"] = mask_resident_id(row.legal_representative_id)
     return EntityOut(
@@ -156,13 +165,12 @@ def _aware(as_of: dt.datetime | dt.date | None) -> dt.datetime | None:
         return None
     if not isinstance(as_of, dt.datetime):
         # A date asks for the end of that day (what the registry said when the day was over), Beijing time.
-        cn = dt.timezone(dt.timedelta(hours=8))
-        as_of = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), cn) - dt.timedelta(
+        as_of = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), BEIJING) - dt.timedelta(
             microseconds=1
         )
     if as_of.tzinfo is None:
         # A time without zone is what a person typed: Beijing time, the zone every user works in.
-        as_of = as_of.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
+        as_of = as_of.replace(tzinfo=BEIJING)
     return as_of
 
 
@@ -180,6 +188,23 @@ def parse_as_of(value: str | None) -> dt.date | dt.datetime | None:
             code="registries.as_of",
             field="as_of",
         ) from exc
+
+
+def not_found(registry: Registry, *, at_time: bool = False) -> NotFound:
+    """The error of a lookup of a valid identifier the registry does not hold (now, or ``at_time``)."""
+    if registry is Registry.POPULATION:
+        return NotFound(
+            "人口基础库中没有该公民身份号码" + ("（在该时点）" if at_time else ""),
+            message_en="no such person in the registry" + (" at that time" if at_time else ""),
+            code="registries.person.not_found",
+            field="resident_id",
+        )
+    return NotFound(
+        "法人单位基础库中没有该统一社会信用代码" + ("（在该时点）" if at_time else ""),
+        message_en="no such entity in the registry" + (" at that time" if at_time else ""),
+        code="registries.entity.not_found",
+        field="uscc",
+    )
 
 
 def person_get(
@@ -214,13 +239,8 @@ def person_get(
         details={"as_of": str(when) if when else None, **(context or {})},
     )
     if row is None:
-        raise NotFound(
-            "人口基础库中没有该公民身份号码" + ("（在该时点）" if when else ""),
-            message_en="no such person in the registry" + (" at that time" if when else ""),
-            code="registries.person.not_found",
-            field="resident_id",
-        )
-    out = _person_out(row, clear=may_see_clear(actor), as_of=when)
+        raise not_found(Registry.POPULATION, at_time=when is not None)
+    out = person_out(row, clear=may_see_clear(actor), as_of=when)
     if may_see_clear(actor):
         out.relations = _relations_out(db, relations_of(db, key, as_of=when))
     return out
@@ -293,12 +313,7 @@ def entity_get(
         details={"as_of": str(when) if when else None, **(context or {})},
     )
     if row is None:
-        raise NotFound(
-            "法人单位基础库中没有该统一社会信用代码" + ("（在该时点）" if when else ""),
-            message_en="no such entity in the registry" + (" at that time" if when else ""),
-            code="registries.entity.not_found",
-            field="uscc",
-        )
+        raise not_found(Registry.ENTITIES, at_time=when is not None)
     return _entity_out(db, row, clear=may_see_clear(actor), as_of=when)
 
 
@@ -460,7 +475,7 @@ def person_search(
     )
     clear = may_see_clear(actor)
     items = [
-        {**_person_out(r, clear=clear).model_dump(mode="json"), "key": r.resident_id if clear else None}
+        {**person_out(r, clear=clear).model_dump(mode="json"), "key": r.resident_id if clear else None}
         for r in rows
     ]
     return Page(items=items, total=total, page=page, per_page=per_page)
@@ -513,6 +528,16 @@ def entity_search(
     return Page(items=items, total=total, page=page, per_page=per_page)
 
 
+def person_matches(row: Any, name: str) -> bool:
+    """The rule of person 核验 for a row with ``name`` and ``status`` (or None): living and same name."""
+    return row is not None and row.status == "living" and row.name == name.strip()
+
+
+def entity_matches(row: Any, name: str) -> bool:
+    """The rule of entity 核验 for a row with ``name`` and ``status`` (or None): 存续 and same name."""
+    return row is not None and row.status == "存续" and row.name == name.strip()
+
+
 def person_verify(
     db: Session, *, actor: Actor, resident_id: str, name: str, context: dict[str, Any] | None = None
 ) -> bool:
@@ -521,7 +546,7 @@ def person_verify(
     key = validate_resident_id(resident_id)
     # Two columns, not an ORM object: verification is the hottest path of the registry.
     row = db.execute(select(Person.name, Person.status).where(Person.resident_id == key)).first()
-    match = row is not None and row.status == "living" and row.name == name.strip()
+    match = person_matches(row, name)
     audit_record(
         db,
         actor=actor,
@@ -540,7 +565,7 @@ def entity_verify(
     require_roles(actor, *VERIFY_ROLES)
     key = validate_uscc(uscc)
     row = db.get(Entity, key)
-    match = row is not None and row.status == "存续" and row.name == name.strip()
+    match = entity_matches(row, name)
     audit_record(
         db,
         actor=actor,
@@ -576,13 +601,21 @@ def batch_out(batch: RegistryBatch) -> BatchOut:
 
 
 def batch_list(
-    db: Session, *, actor: Actor, registry: Registry | str | None = None, limit: int = 100
+    db: Session,
+    *,
+    actor: Actor,
+    registry: Registry | str | None = None,
+    limit: int = 100,
+    batch_names: Sequence[str] | None = None,
 ) -> list[BatchOut]:
-    """The ingestion history, newest first."""
+    """The ingestion history, newest first: of one registry, of the batch names given (the credit and
+    geospatial registries record theirs under names of their own), or all."""
     require_roles(actor, *BATCH_ROLES)
     query = select(RegistryBatch).order_by(RegistryBatch.id.desc()).limit(limit)
     if registry is not None:
         query = query.where(RegistryBatch.registry_name == Registry(registry).value)
+    if batch_names is not None:
+        query = query.where(RegistryBatch.registry_name.in_(list(batch_names)))
     return [batch_out(b) for b in db.scalars(query)]
 
 
@@ -612,58 +645,9 @@ def quality_report(
     registry = Registry(registry)
     model: type[Person] | type[Entity] = Person if registry is Registry.POPULATION else Entity
     optional = PERSON_OPTIONAL if registry is Registry.POPULATION else ENTITY_OPTIONAL
-    cutoff = utcnow() - dt.timedelta(days=stale_days)
-    counts = [func.count(getattr(model, f)) for f in optional]
-    stale_expr = func.sum(case((model.valid_from < cutoff, 1), else_=0))
-    rows = db.execute(
-        select(model.source_department, func.count(), stale_expr, *counts)
-        .group_by(model.source_department)
-        .order_by(model.source_department)
-    ).all()
-    batch_rows = {
-        r[0]: r[1:]
-        for r in db.execute(
-            select(
-                RegistryBatch.source_department,
-                func.count(),
-                func.coalesce(func.sum(RegistryBatch.rows_read), 0),
-                func.coalesce(func.sum(RegistryBatch.rows_invalid), 0),
-            )
-            .where(RegistryBatch.registry_name == registry.value)
-            .group_by(RegistryBatch.source_department)
-        ).all()
-    }
-    sources: list[SourceQuality] = []
-    for source, total, stale, *filled in rows:
-        b = batch_rows.get(source, (0, 0, 0))
-        sources.append(
-            SourceQuality(
-                source_department=source,
-                records=total,
-                stale=int(stale or 0),
-                batches=int(b[0]),
-                rows_read=int(b[1]),
-                rows_invalid=int(b[2]),
-                completeness=[
-                    FieldCompleteness(field=f, filled=int(n), total=total)
-                    for f, n in zip(optional, filled, strict=True)
-                ],
-            )
-        )
-    for source, b in batch_rows.items():
-        if source not in {s.source_department for s in sources}:
-            sources.append(
-                SourceQuality(
-                    source_department=source,
-                    records=0,
-                    stale=0,
-                    batches=int(b[0]),
-                    rows_read=int(b[1]),
-                    rows_invalid=int(b[2]),
-                    completeness=[],
-                )
-            )
-    records = sum(s.records for s in sources)
+    figures = source_figures(
+        db, model=model, optional=optional, batch_names=(registry.value,), stale_days=stale_days
+    )
     if registry is Registry.POPULATION:
         groups = (
             select(Person.name)
@@ -675,22 +659,14 @@ def quality_report(
         groups = select(Entity.name).group_by(Entity.name).having(func.count() > 1)
         rule = "名称相同而统一社会信用代码不同"
     duplicates = db.scalar(select(func.count()).select_from(groups.subquery())) or 0
-    completeness = [
-        FieldCompleteness(
-            field=f,
-            filled=sum(c.filled for s in sources for c in s.completeness if c.field == f),
-            total=records,
-        )
-        for f in optional
-    ]
     return QualityReport(
         registry=registry.value,
-        records=records,
+        records=figures.records,
         stale_days=stale_days,
-        stale=sum(s.stale for s in sources),
+        stale=figures.stale,
         duplicates=duplicates,
         duplicate_rule=rule,
-        completeness=completeness,
-        sources=sources,
+        completeness=figures.completeness,
+        sources=figures.sources,
         batches=batch_list(db, actor=actor, registry=registry, limit=20),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from zhengwu.crypto import sm2_public_key_from_private
@@ -24,6 +25,7 @@ from zhengwu.registries.credit.lists import (
     measure_create,
 )
 from zhengwu.registries.credit.models import ListType, RecordKind
+from zhengwu.registries.credit.pdf import credit_report_pdf
 from zhengwu.registries.credit.report import (
     credit_report_build,
     credit_report_sign,
@@ -137,6 +139,18 @@ def api_repair(body: RepairIn, db: DbSession, actor: CurrentActor) -> RepairOut:
 def api_report(uscc: str, db: DbSession, actor: CurrentActor, settings: AppSettings) -> dict[str, Any]:
     report = credit_report_build(db, actor=actor, uscc=uscc)
     return credit_report_sign(report, platform_key(settings.data_dir))
+
+
+@router.get("/entities/{uscc}/report.pdf", summary="法人信用报告（PDF，内嵌 SM2 签名报告并绑定页面）")
+def api_report_pdf(uscc: str, db: DbSession, actor: CurrentActor, settings: AppSettings) -> Response:
+    key = platform_key(settings.data_dir)
+    envelope = credit_report_sign(credit_report_build(db, actor=actor, uscc=uscc), key)
+    name = f"credit-report-{envelope['report']['subject']['uscc']}.pdf"
+    return Response(
+        credit_report_pdf(envelope, key),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @router.get("/platform-key", summary="平台签名公钥及其指纹（离线验签用）")

@@ -1,7 +1,8 @@
 """``zhengwu credit``: ingest 双公示 records and list entries, print the platform key, verify reports.
 
 ``report-verify`` needs no database and no network: it checks a saved report envelope (the JSON the
-API returns) against its detached SM2 signature, optionally pinned to a public key file.
+API returns) or a report PDF (its attached envelope and its page binding) against the SM2 signatures,
+optionally pinned to a public key file.
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from zhengwu.accounts.permissions import Actor
 from zhengwu.cli_support import CliState, echo_json, handle_errors, pass_state
 from zhengwu.crypto import sm2_public_key_from_private
 from zhengwu.registries.credit.ingest import ingest_credit
-from zhengwu.registries.credit.report import credit_report_verify, key_fingerprint, platform_key
+from zhengwu.registries.credit.pdf import credit_report_pdf_verify
+from zhengwu.registries.credit.report import (
+    Verification,
+    credit_report_verify,
+    key_fingerprint,
+    platform_key,
+)
 from zhengwu.registries.models import BATCH_STATUS_ZH, BatchStatus
 
 
@@ -76,17 +83,24 @@ def public_key_command(state: CliState) -> None:
     help="PEM of the platform's public key: the signature must be by this key.",
 )
 def report_verify_command(file: Path, public_key: Path | None) -> None:
-    """Verify a saved credit report envelope offline; exit 0 if valid, 1 otherwise."""
+    """Verify a saved credit report (the JSON envelope or the PDF) offline; exit 0 if valid, 1 otherwise."""
+    pinned = public_key.read_bytes() if public_key else None
+    data = file.read_bytes()
+    if data.startswith(b"%PDF-"):
+        _verdict(credit_report_pdf_verify(data, public_pem=pinned))
+        return
     try:
-        envelope = json.loads(file.read_bytes())
+        envelope = json.loads(data)
         report, signature = envelope["report"], envelope["signature"]
         if not isinstance(report, dict) or not isinstance(signature, dict):
             raise TypeError("report and signature must be objects")
     except (ValueError, KeyError, TypeError) as exc:
         click.echo(f"无效：不是信用报告文件（{exc}）", err=True)
         sys.exit(1)
-    pinned = public_key.read_bytes() if public_key else None
-    result = credit_report_verify(report, signature, public_pem=pinned)
+    _verdict(credit_report_verify(report, signature, public_pem=pinned))
+
+
+def _verdict(result: Verification) -> None:
     if result.valid:
         click.echo(f"有效：签名正确，签名密钥指纹 {result.key_fingerprint}")
         return

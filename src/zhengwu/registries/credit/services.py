@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from zhengwu.accounts.models import Department
 from zhengwu.accounts.permissions import Actor, require_authenticated, require_department_admin, require_roles
 from zhengwu.audit.services import audit_record
-from zhengwu.db import utcnow
+from zhengwu.db import BEIJING, utcnow
 from zhengwu.errors import Conflict, NotFound, ValidationError
 from zhengwu.identifiers import mask_name, mask_resident_id
 from zhengwu.registries.credit.history import as_of_clause, entry_changed, record_changed
@@ -62,7 +62,6 @@ from zhengwu.registries.validation import clean
 
 CHECK_ROLES: Final = READ_ROLES
 MAX_PER_PAGE: Final = 100
-BEIJING: Final = dt.timezone(dt.timedelta(hours=8))
 
 
 def is_staff(actor: Actor) -> bool:

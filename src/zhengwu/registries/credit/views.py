@@ -3,7 +3,8 @@
 Search (public: published records only), a subject's credit page (records, lists and the measures
 attached, repair history for staff, "as of" for staff), the list catalog and a list's management page
 for its issuing department, the repair form, the credit check of the one-stop-service window and the
-credit report page with its signed JSON download.
+credit report page with its signed JSON and PDF downloads, and the quality report and ingestion history
+(error files to download) of records and list entries.
 
 This router must be included before the registries' pages: ``/registries/{registry}`` would otherwise
 take ``/registries/credit``.
@@ -21,6 +22,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from zhengwu.errors import ValidationError
 from zhengwu.registries.credit.lists import entry_add, entry_remove, list_catalog, list_entries, list_get
 from zhengwu.registries.credit.models import (
+    BATCH_LIST_ENTRIES,
+    BATCH_RECORDS,
     LIST_TYPE_ZH,
     MEASURE_KIND_ZH,
     RECORD_KIND_ZH,
@@ -30,6 +33,8 @@ from zhengwu.registries.credit.models import (
     Status,
     SubjectType,
 )
+from zhengwu.registries.credit.pdf import credit_report_pdf
+from zhengwu.registries.credit.quality import credit_quality
 from zhengwu.registries.credit.report import credit_report_build, credit_report_sign, platform_key
 from zhengwu.registries.credit.schemas import EntryIn, RepairIn
 from zhengwu.registries.credit.services import (
@@ -40,7 +45,8 @@ from zhengwu.registries.credit.services import (
     repair_target,
     subject_credit,
 )
-from zhengwu.registries.services import READ_ROLES, parse_as_of
+from zhengwu.registries.models import BATCH_STATUS_ZH, BatchStatus
+from zhengwu.registries.services import READ_ROLES, batch_list, parse_as_of
 from zhengwu.web.deps import AppSettings, CurrentActor, DbSession, SignedInActor, check_csrf
 from zhengwu.web.nav import NavItem
 from zhengwu.web.templating import render
@@ -326,4 +332,59 @@ def credit_report_download(uscc: str, db: DbSession, actor: SignedInActor, setti
         body,
         media_type="application/json; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/registries/credit/entities/{uscc}/report.pdf")
+def credit_report_pdf_download(
+    uscc: str, db: DbSession, actor: SignedInActor, settings: AppSettings
+) -> Response:
+    key = platform_key(settings.data_dir)
+    envelope = credit_report_sign(credit_report_build(db, actor=actor, uscc=uscc), key)
+    name = f"credit-report-{envelope['report']['subject']['uscc']}.pdf"
+    return Response(
+        credit_report_pdf(envelope, key),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+#: Labels of the fields the credit quality report names.
+QUALITY_LABELS: dict[str, str] = {
+    "decision_name": "决定名称",
+    "amount_yuan": "罚没金额",
+    "validity_from": "有效期自",
+    "validity_to": "有效期至",
+    "publication_to": "公示截止",
+    "period_to": "名单有效期至",
+}
+
+
+@router.get("/registries/credit/quality", response_class=HTMLResponse)
+def credit_quality_page(
+    request: Request, db: DbSession, actor: SignedInActor, stale_days: int = 365
+) -> Response:
+    return render(
+        request,
+        "credit/quality.html",
+        {
+            "title": "社会信用信息库 数据质量",
+            "quality": credit_quality(db, actor=actor, stale_days=stale_days),
+            "labels": QUALITY_LABELS,
+        },
+    )
+
+
+@router.get("/registries/credit/batches", response_class=HTMLResponse)
+def credit_batches_page(request: Request, db: DbSession, actor: SignedInActor) -> Response:
+    return render(
+        request,
+        "credit/batches.html",
+        {
+            "title": "社会信用信息库 入库记录",
+            "records": batch_list(db, actor=actor, batch_names=(BATCH_RECORDS,)),
+            "entries": batch_list(db, actor=actor, batch_names=(BATCH_LIST_ENTRIES,)),
+            "status_zh": BATCH_STATUS_ZH,
+            "rejected": BatchStatus.REJECTED.value,
+        },
     )

@@ -30,7 +30,7 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from zhengwu.accounts.permissions import Actor, require_authenticated
-from zhengwu.db import utcnow
+from zhengwu.db import BEIJING, utcnow
 from zhengwu.errors import NotFound, ValidationError
 from zhengwu.identifiers import region_get
 from zhengwu.registries.geospatial.coords import (
@@ -74,7 +74,6 @@ MIN_SHARE: Final = 0.5
 MAX_RESULTS: Final = 100
 _CACHE_SIZE: Final = 8
 GRID_MIN_POINTS: Final = 5_000
-_CN: Final = dt.timezone(dt.timedelta(hours=8))
 _lock = threading.Lock()
 _division_cache: OrderedDict[tuple[Any, ...], DivisionIndex] = OrderedDict()
 _address_cache: OrderedDict[tuple[Any, ...], tuple[AddressIndex, list[Address]]] = OrderedDict()
@@ -322,10 +321,10 @@ def _as_of(as_of: dt.datetime | dt.date | None) -> dt.datetime | None:
     if as_of is None:
         return None
     if not isinstance(as_of, dt.datetime):
-        as_of = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), _CN) - dt.timedelta(
+        as_of = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), BEIJING) - dt.timedelta(
             microseconds=1
         )
-    return as_of if as_of.tzinfo is not None else as_of.replace(tzinfo=_CN)
+    return as_of if as_of.tzinfo is not None else as_of.replace(tzinfo=BEIJING)
 
 
 def address_get(
