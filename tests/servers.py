@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -15,10 +16,33 @@ from typing import IO
 import httpx
 
 
+# Ports for servers started by tests come from a slice per xdist worker, below the kernel's ephemeral
+# range. A kernel-assigned port (bind to 0) is free only at that moment: a demo that seeds for a minute
+# before it binds left the port open for another worker's server to take, and the test then stopped its
+# own demo while talking to someone else's. Disjoint slices make that impossible.
+_SLICE = 1000
+_FIRST_PORT = 20000
+_next_port = itertools.count()
+
+
+def _worker_index() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return int(worker.removeprefix("gw")) if worker.removeprefix("gw").isdigit() else 0
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port no other test worker will hand out, and that nothing listens on right now."""
+    base = _FIRST_PORT + _worker_index() * _SLICE
+    for _ in range(_SLICE):
+        port = base + next(_next_port) % _SLICE
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError(f"no free port in {base}..{base + _SLICE - 1}")
 
 
 @dataclass
@@ -36,7 +60,7 @@ class DemoProcess:
     log_file: IO[bytes]
 
 
-def start_demo(data_dir: Path, port: int) -> DemoProcess:
+def start_demo(data_dir: Path, port: int, *, timeout: float = 180) -> DemoProcess:
     """Start `zhengwu demo` without any ZHENGWU_* variables of the test run, wait until healthy.
 
     Output goes to a file in the data directory, not a pipe: a pipe nobody reads would block the server
@@ -51,7 +75,9 @@ def start_demo(data_dir: Path, port: int) -> DemoProcess:
         stderr=subprocess.STDOUT,
         env=env,
     )
-    deadline = time.monotonic() + 90
+    # A first start seeds every domain; on a machine shared with other jobs it has taken over 75 s, so
+    # the default deadline leaves room for that rather than failing on load.
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             log.close()
@@ -63,7 +89,7 @@ def start_demo(data_dir: Path, port: int) -> DemoProcess:
             time.sleep(0.2)
     proc.kill()
     log.close()
-    raise AssertionError("demo did not become healthy within 90 s")
+    raise AssertionError(f"demo did not become healthy within {timeout:.0f} s")
 
 
 def stop(demo: DemoProcess) -> str:

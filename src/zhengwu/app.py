@@ -7,12 +7,14 @@ This is the only module that imports every domain; a new domain adds its ``api.r
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
 
 from zhengwu import __version__
 from zhengwu.accounts import api as accounts_api
@@ -37,16 +39,26 @@ from zhengwu.exchange.monitoring import views as exchange_monitoring_views
 from zhengwu.home import views as home_views
 from zhengwu.opendata import api as opendata_api
 from zhengwu.opendata import views as opendata_views
+from zhengwu.opendata.access import api as opendata_access_api
+from zhengwu.opendata.access import views as opendata_access_views
 from zhengwu.opendata.ckan import api as opendata_ckan_api
 from zhengwu.opendata.datastore import api as datastore_api
+from zhengwu.opendata.harvest import api as opendata_harvest_api
+from zhengwu.opendata.harvest import views as opendata_harvest_views
 from zhengwu.opendata.requests import views as opendata_requests_views
+from zhengwu.opendata.showcase import views as opendata_showcase_views
+from zhengwu.opendata.stats import api as opendata_stats_api
+from zhengwu.opendata.stats import views as opendata_stats_views
+from zhengwu.opendata.stats.recorder import UsageRecorder
 from zhengwu.registries import api as registries_api
+from zhengwu.registries import provider_api as registries_provider_api
 from zhengwu.registries import views as registries_views
 from zhengwu.registries.credit import api as credit_api
 from zhengwu.registries.credit import views as credit_views
 from zhengwu.registries.geospatial import api as geospatial_api
 from zhengwu.registries.geospatial import views as geospatial_views
 from zhengwu.registries.govstack import api as registries_govstack_api
+from zhengwu.registries.hotpath import RegistryHotPath
 from zhengwu.sharing import api as sharing_api
 from zhengwu.sharing import views as sharing_views
 from zhengwu.web.errors import install_error_handlers, set_page_renderer
@@ -65,11 +77,15 @@ API_ROUTERS = [
     exchange_monitoring_api.router,
     geospatial_api.router,
     credit_api.router,
+    registries_provider_api.router,  # the gateway's upstream for the published registry services
     registries_api.router,  # after the registries' sub-areas: its /{registry} paths would catch theirs
     registries_govstack_api.router,
     datastore_api.router,
     opendata_ckan_api.router,
     opendata_api.router,
+    opendata_harvest_api.router,
+    opendata_access_api.router,
+    opendata_stats_api.router,
 ]
 PAGE_ROUTERS = [
     home_views.router,
@@ -86,6 +102,10 @@ PAGE_ROUTERS = [
     registries_views.router,
     opendata_views.router,
     opendata_requests_views.router,
+    opendata_harvest_views.router,
+    opendata_access_views.router,
+    opendata_stats_views.router,
+    opendata_showcase_views.router,
 ]
 NAV = sorted(
     [
@@ -102,6 +122,8 @@ NAV = sorted(
         *credit_views.NAV,
         *geospatial_views.NAV,
         *opendata_views.NAV,
+        *opendata_harvest_views.NAV,
+        *opendata_access_views.NAV,
     ],
     key=lambda item: item.order,
 )
@@ -121,6 +143,18 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     settings = settings or load_settings()
     database = database or Database.from_url(settings.effective_database_url)
     configure_password_hashing(fast=settings.mode == "test")
+    # Usage counts of the open data portal, buffered in this process and written at shutdown too. A test
+    # application's data lives in a rolled-back session: its recorder writes only when a page flushes it.
+    usage = UsageRecorder(
+        None if settings.mode == "test" else database,
+        interval=settings.opendata_usage_flush_seconds,
+        max_events=settings.opendata_usage_flush_events,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await run_in_threadpool(usage.close)
 
     app = FastAPI(
         title="zhengwu 政务信息资源共享平台 API",
@@ -130,10 +164,12 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/openapi.json",
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.database = database
     app.state.nav = NAV
+    app.state.usage = usage
 
     @app.middleware("http")
     async def _security_headers(
@@ -143,6 +179,17 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
+
+    # Lookup and verification by identifier on a lean ASGI path, outside the middleware above (it adds
+    # the same headers itself); everything else passes through (zhengwu.registries.hotpath).
+    app.add_middleware(
+        RegistryHotPath,
+        database=database,
+        overrides=app.dependency_overrides,
+        headers=_SECURITY_HEADERS,
+        token_ttl=settings.registries_token_ttl_seconds,
+        durable=settings.registries_access_log_durable,
+    )
 
     @app.get("/healthz", tags=["platform"], summary="健康检查")
     def healthz() -> Response:

@@ -28,6 +28,7 @@ from zhengwu.exchange.verify import messagelog_verify
 from zhengwu.identifiers.cli import id_group
 from zhengwu.opendata.cli import opendata_group
 from zhengwu.opendata.datastore.cli import datastore_group
+from zhengwu.opendata.harvest.schedule import HarvestScheduler
 from zhengwu.registries.cli import registries_group
 from zhengwu.registries.credit.cli import credit_group
 from zhengwu.registries.geospatial.cli import geo_group
@@ -99,9 +100,19 @@ def serve(state: CliState, host: str | None, port: int | None, workers: int) -> 
     logging.basicConfig(level=settings.log_level)
     database = state.database(migrate=True)
     app = create_app(settings, database=database)
-    uvicorn.run(
-        app, host=settings.host, port=settings.port, workers=workers, log_level=settings.log_level.lower()
+    # Optional: due harvest sources run from a thread of this process (default: cron/timer instead).
+    scheduler = (
+        HarvestScheduler(database, timeout=settings.opendata_harvest_timeout_seconds).start()
+        if settings.opendata_harvest_scheduler
+        else None
     )
+    try:
+        uvicorn.run(
+            app, host=settings.host, port=settings.port, workers=workers, log_level=settings.log_level.lower()
+        )
+    finally:
+        if scheduler is not None:
+            scheduler.stop()
 
 
 @cli.group("config")

@@ -90,6 +90,48 @@ class Settings(BaseSettings):
         description="Working days to answer a data correction request (校核).",
     )
     log_level: str = Field("INFO", description="Python logging level.")
+    opendata_harvest_scheduler: bool = Field(
+        False,
+        description="Run due harvest sources from a thread inside `zhengwu serve` (off: use "
+        "`zhengwu opendata harvest run --due` from cron or a systemd timer).",
+    )
+    opendata_harvest_timeout_seconds: float = Field(
+        30.0, gt=0, le=600, description="Timeout of each HTTP request a harvest job makes to a remote portal."
+    )
+    gateway_tls_certfile: Path | None = Field(
+        None,
+        description="PEM certificate (chain) of the exchange gateway; set, `zhengwu gateway` serves HTTPS.",
+    )
+    gateway_tls_keyfile: Path | None = Field(
+        None, description="PEM private key of gateway_tls_certfile (if not in the same file)."
+    )
+    gateway_tls_client_ca: Path | None = Field(
+        None,
+        description="PEM bundle of CAs (or pinned self-signed certificates) that calling systems' client "
+        "certificates must chain to; set, the gateway accepts mutual TLS (see docs/exchange-xroad.md).",
+    )
+    registries_token_ttl_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=300,
+        description="Seconds the registries' lookup/verification path reuses a token check "
+        "(a revoked token is refused there at most this long after revocation).",
+    )
+    registries_access_log_durable: bool = Field(
+        True,
+        description="Answer a registry lookup/verification only once its access record is flushed to "
+        "disk (one flush per group commit); off: once committed, flushed by PostgreSQL within ≈ 0.6 s "
+        "(faster; a database crash can lose the last records, see registries/hotstore.py).",
+    )
+    opendata_usage_flush_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="Seconds between two writes of the open data portal's buffered usage counts.",
+    )
+    opendata_usage_flush_events: int = Field(
+        1000, ge=1, description="Buffered usage events that trigger a write before the interval ends."
+    )
 
     @field_validator("secret_key")
     @classmethod

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -42,6 +42,10 @@ class Base(DeclarativeBase):
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY, PostgreSQL wants BIGINT for big tables.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+#: China Standard Time (UTC+8, no daylight saving): pages show times in it and "today" is its date.
+BEIJING: Final = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 
 
 def utcnow() -> dt.datetime:

@@ -3,6 +3,7 @@ reuses the seeded data. Also `zhengwu seed` on both backends."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -132,3 +133,34 @@ def test_demo_departments_call_each_other_through_the_gateway(demo_server: DemoS
             and "食品经营许可信息" in monitoring
             and "参保单位信息" in monitoring
         )
+
+
+def registry_calls(printed: str) -> list[tuple[str, str, str, str, dict[str, str] | None]]:
+    """The registry service calls the demo prints: (method, url, client, token, JSON body or None)."""
+    found = re.findall(
+        r"curl -X (GET|POST) '([^']+)' -H 'X-Road-Client: ([^']+)' -H 'Authorization: Bearer ([^']+)'"
+        r"(?: -H 'Content-Type: application/json' -d '([^']+)')?",
+        printed,
+    )
+    return [(m, u, c, t, json.loads(b) if b else None) for m, u, c, t, b in found]
+
+
+def test_demo_registry_services_through_the_gateway(demo_server: DemoServer) -> None:
+    port = demo_server.url.rsplit(":", 1)[1]
+    printed = (demo_server.data_dir / f"demo-{port}.log").read_text(encoding="utf-8")
+    calls = registry_calls(printed)
+    assert [u.rsplit("/JICHUKU/", 1)[1].split("/")[0] for _, u, _, _, _ in calls] == [
+        "population-verify",
+        "credit-check",
+        "population-lookup",
+    ]
+    with httpx.Client(timeout=20) as client:
+        answers = [
+            client.request(m, u, json=b, headers={"X-Road-Client": c, "Authorization": f"Bearer {t}"})
+            for m, u, c, t, b in calls
+        ]
+    assert [a.status_code for a in answers] == [200, 200, 200], [a.text for a in answers]
+    assert answers[0].json() == {"match": True}
+    assert answers[1].json()["measures"]
+    assert set(answers[2].json()) == {"resident_id", "name", "sex", "status"}
+    assert "*" in answers[2].json()["name"]

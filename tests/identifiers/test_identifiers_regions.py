@@ -217,8 +217,11 @@ def test_build_rules_on_a_small_example() -> None:
     current = {"110000": "北京市", "110114": "昌平区", "110119": "延庆区"}
     events = [
         {"year": 2010, "old": {"code": "110103000000", "name": "崇文区"}, "new": None},
-        {"year": 2015, "old": {"code": "110229000000", "name": "延庆县"},
-         "new": {"code": "110119000000", "name": "延庆区"}},
+        {
+            "year": 2015,
+            "old": {"code": "110229000000", "name": "延庆县"},
+            "new": {"code": "110119000000", "name": "延庆区"},
+        },
     ]
     rows = {row[0]: row for row in build.rows(build.collect(revisions, current, events))}
     header = ["code", "level", "parent", "name", "valid_from", "valid_to", "former_names", "src"]

@@ -106,8 +106,23 @@ def test_persons_command(tmp_path: Path) -> None:
 
 def test_entities_command_with_format_and_options(tmp_path: Path) -> None:
     out = tmp_path / "entities.data"
-    args = ["--count", "900", "--out", str(out), "--format", "parquet", "--province", "320000",
-            "--persons", "200", "--chunk-size", "250", "--as-of", "2025-07-01", "--no-progress"]
+    args = [
+        "--count",
+        "900",
+        "--out",
+        str(out),
+        "--format",
+        "parquet",
+        "--province",
+        "320000",
+        "--persons",
+        "200",
+        "--chunk-size",
+        "250",
+        "--as-of",
+        "2025-07-01",
+        "--no-progress",
+    ]
     result = CliRunner().invoke(entities_command, args)
     assert result.exit_code == 0, result.output
     rows = pq.read_table(out)

@@ -24,6 +24,9 @@ class Actor:
     token_id: int | None = None
     ip: str | None = None
     is_system: bool = False
+    # A credential limited to one thing (a conditional dataset's access key: ``opendata_key:<id>``):
+    # such an actor holds no roles and is not signed in; the part that issued it checks the scope.
+    scope: str | None = None
 
     @classmethod
     def system(cls, name: str = "system") -> Actor:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -58,7 +59,8 @@ def configure_password_hashing(*, fast: bool) -> None:
     _hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1) if fast else PasswordHasher()
 
 
-def _hash_secret(secret: str) -> str:
+def hash_secret(secret: str) -> str:
+    """The stored form of a long random secret (token, session, dataset key): a fast hash suffices."""
     return sm3_hash(secret.encode("utf-8")).hex()
 
 
@@ -506,7 +508,7 @@ def session_create(
     expires = utcnow() + dt.timedelta(seconds=max_age_seconds)
     db.add(
         WebSession(
-            secret_hash=_hash_secret(secret),
+            secret_hash=hash_secret(secret),
             user_id=actor.user_id,
             csrf_token=csrf,
             expires_at=expires,
@@ -526,7 +528,7 @@ class ResolvedSession:
 
 def session_resolve(db: Session, *, secret: str, ip: str | None = None) -> ResolvedSession | None:
     """The actor behind a session cookie, or None if the session is unknown, ended or expired."""
-    row = db.scalar(select(WebSession).where(WebSession.secret_hash == _hash_secret(secret)))
+    row = db.scalar(select(WebSession).where(WebSession.secret_hash == hash_secret(secret)))
     if row is None or row.ended_at is not None or row.expires_at <= utcnow():
         return None
     user = db.get(User, row.user_id)
@@ -537,7 +539,7 @@ def session_resolve(db: Session, *, secret: str, ip: str | None = None) -> Resol
 
 def session_end(db: Session, *, actor: Actor, secret: str) -> None:
     """Sign out: the session can never be used again."""
-    row = db.scalar(select(WebSession).where(WebSession.secret_hash == _hash_secret(secret)))
+    row = db.scalar(select(WebSession).where(WebSession.secret_hash == hash_secret(secret)))
     if row is not None and row.ended_at is None:
         row.ended_at = utcnow()
         audit_record(db, actor=actor, action="auth.logout", target_type="user", target_id=row.user_id)
@@ -600,7 +602,7 @@ def token_create(
         user_id=user.id,
         name=name.strip()[:100],
         prefix=prefix,
-        secret_hash=_hash_secret(secret),
+        secret_hash=hash_secret(secret),
         scopes=scopes or [],
         expires_at=utcnow() + dt.timedelta(days=expires_days),
     )
@@ -653,22 +655,67 @@ def token_revoke(db: Session, *, actor: Actor, token_id: int) -> TokenOut:
     return _token_out(token)
 
 
-def token_authenticate(db: Session, *, raw: str, ip: str | None = None) -> Actor:
-    """The actor behind an API token; raises NotAuthenticated with the reason otherwise."""
+TokenResolver = Callable[[Session, str, str | None], Actor]
+# Credentials of other kinds, by their first part (``zwk`` for a conditional dataset's access key):
+# issued and checked by the part that owns them, accepted wherever an API token is.
+_TOKEN_KINDS: dict[str, TokenResolver] = {}
+
+
+def register_token_kind(prefix: str, resolver: TokenResolver) -> None:
+    """Let ``resolver(db, raw, ip)`` turn credentials ``<prefix>_...`` into an Actor (or raise)."""
+    if prefix == TOKEN_PREFIX:
+        raise ValueError("the API token prefix is taken")
+    _TOKEN_KINDS[prefix] = resolver
+
+
+def token_parse(raw: str) -> tuple[str, str]:
+    """The public prefix and the secret of a raw API token; raises NotAuthenticated if malformed."""
     parts = raw.strip().split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not parts[1] or not parts[2]:
         raise NotAuthenticated("令牌格式错误", message_en="malformed API token", code="auth.token_malformed")
-    token = db.scalar(select(ApiToken).where(ApiToken.prefix == parts[1]))
-    if token is None or not secrets.compare_digest(token.secret_hash, _hash_secret(parts[2])):
+    return parts[1], parts[2]
+
+
+def token_check(
+    *,
+    secret: str,
+    secret_hash: str | None,
+    revoked_at: dt.datetime | None,
+    expires_at: dt.datetime | None,
+    user_active: bool | None,
+    now: dt.datetime,
+) -> None:
+    """Refuse a token whose stored state (``secret_hash`` None: no such token; ``user_active`` None: no
+    such user) does not admit ``secret`` at ``now``, with the reason. Shared by :func:`token_authenticate`
+    and the registries' lean HTTP path, so both answer the same errors."""
+    if secret_hash is None or not secrets.compare_digest(secret_hash, hash_secret(secret)):
         raise NotAuthenticated("令牌无效", message_en="invalid API token", code="auth.token_invalid")
-    now = utcnow()
-    if token.revoked_at is not None:
+    if revoked_at is not None:
         raise NotAuthenticated("令牌已撤销", message_en="API token revoked", code="auth.token_revoked")
-    if token.expires_at <= now:
+    if expires_at is None or expires_at <= now:
         raise NotAuthenticated("令牌已过期", message_en="API token expired", code="auth.token_expired")
-    user = db.get(User, token.user_id)
-    if user is None or not user.is_active:
+    if not user_active:
         raise NotAuthenticated("账号已停用", message_en="account disabled", code="auth.disabled")
+
+
+def token_authenticate(db: Session, *, raw: str, ip: str | None = None) -> Actor:
+    """The actor behind an API token; raises NotAuthenticated with the reason otherwise."""
+    kind = _TOKEN_KINDS.get(raw.strip().split("_", 1)[0])
+    if kind is not None:
+        return kind(db, raw.strip(), ip)
+    prefix, secret = token_parse(raw)
+    token = db.scalar(select(ApiToken).where(ApiToken.prefix == prefix))
+    now = utcnow()
+    user = db.get(User, token.user_id) if token is not None else None
+    token_check(
+        secret=secret,
+        secret_hash=None if token is None else token.secret_hash,
+        revoked_at=None if token is None else token.revoked_at,
+        expires_at=None if token is None else token.expires_at,
+        user_active=None if user is None else user.is_active,
+        now=now,
+    )
+    assert token is not None and user is not None  # token_check refused every other case
     # Avoid a write per request: last-use is accurate to the minute.
     if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=1):
         token.last_used_at = now

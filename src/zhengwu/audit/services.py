@@ -45,20 +45,27 @@ def _iso(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
+_HASHED: tuple[str, ...] = (
+    "action",
+    "outcome",
+    "actor_user_id",
+    "actor_username",
+    "actor_department_id",
+    "target_type",
+    "target_id",
+    "ip",
+    "details",
+)
+
+
 def content_hash_of(event: AuditEvent) -> str:
     """SM3 over the canonical JSON of every field a person could care about."""
-    payload = {
-        "occurred_at": _iso(event.occurred_at),
-        "action": event.action,
-        "outcome": event.outcome,
-        "actor_user_id": event.actor_user_id,
-        "actor_username": event.actor_username,
-        "actor_department_id": event.actor_department_id,
-        "target_type": event.target_type,
-        "target_id": event.target_id,
-        "ip": event.ip,
-        "details": event.details,
-    }
+    return _content_hash({"occurred_at": event.occurred_at, **{k: getattr(event, k) for k in _HASHED}})
+
+
+def _content_hash(values: dict[str, Any]) -> str:
+    payload = {k: values[k] for k in _HASHED}
+    payload["occurred_at"] = _iso(values["occurred_at"])
     canonical = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
     return sm3_hash(canonical.encode("utf-8")).hex()
 
@@ -82,21 +89,46 @@ def audit_record(
     The actor is remembered as a snapshot (id, name, department, address) so renames never rewrite history.
     """
     event = AuditEvent(
-        occurred_at=utcnow(),
-        action=action,
-        outcome=outcome,
-        actor_user_id=actor.user_id,
-        actor_username=actor.username,
-        actor_department_id=actor.department_id,
-        target_type=target_type,
-        target_id=None if target_id is None else str(target_id),
-        ip=actor.ip,
-        details=_scrub(details or {}),
+        **audit_values(
+            actor=actor,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            outcome=outcome,
+            details=details,
+        )
     )
-    event.content_hash = content_hash_of(event)
     db.add(event)
     db.flush()
     return event
+
+
+def audit_values(
+    *,
+    actor: Actor,
+    action: str,
+    target_type: str | None = None,
+    target_id: str | int | None = None,
+    outcome: str = "success",
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The columns of a new event, its content hash included: :func:`audit_record` adds them to the
+    caller's transaction as an :class:`AuditEvent`; writers that batch records themselves (the
+    registries' access log) insert them directly. Either way the sealer chains the record later."""
+    values: dict[str, Any] = {
+        "occurred_at": utcnow(),
+        "action": action,
+        "outcome": outcome,
+        "actor_user_id": actor.user_id,
+        "actor_username": actor.username,
+        "actor_department_id": actor.department_id,
+        "target_type": target_type,
+        "target_id": None if target_id is None else str(target_id),
+        "ip": actor.ip,
+        "details": _scrub(details or {}),
+    }
+    values["content_hash"] = _content_hash(values)
+    return values
 
 
 def audit_seal(db: Session, *, limit: int = 10_000) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -15,6 +16,11 @@ from zhengwu.demo.services import DemoSummary, demo_seed
 from zhengwu.exchange.demo import DemoCall, demo_node_apps, exchange_demo_seed, exchange_demo_traffic
 from zhengwu.exchange.gateway.api import gateway_config
 from zhengwu.exchange.gateway.proxy import Gateway
+from zhengwu.registries.exchange_demo import (
+    RegistryCall,
+    registries_exchange_demo_seed,
+    registries_exchange_demo_traffic,
+)
 from zhengwu.synthetic.cli import entities_command, persons_command
 
 
@@ -72,6 +78,14 @@ def demo_command(state: CliState, host: str, port: int, data_dir: Path | None, p
             secret_key=settings.secret_key.get_secret_value(),
             base_url=base_url,
         )
+        # The base registries published through the exchange; 人社厅 calls two of them.
+        registry_calls, registry_first = registries_exchange_demo_seed(
+            db,
+            province_code=province,
+            instance=settings.instance,
+            secret_key=settings.secret_key.get_secret_value(),
+            base_url=base_url,
+        )
     if first:
         exchange_demo_traffic(
             database,
@@ -82,9 +96,21 @@ def demo_command(state: CliState, host: str, port: int, data_dir: Path | None, p
             secret_key=settings.secret_key.get_secret_value(),
             base_url=base_url,
         )
+    app = create_app(settings, database=database)
+    if registry_first:
+        registries_exchange_demo_traffic(
+            database,
+            Gateway(database, gateway_config(settings)),
+            app,
+            registry_calls,
+            province_code=province,
+            instance=settings.instance,
+            secret_key=settings.secret_key.get_secret_value(),
+            base_url=base_url,
+        )
     _print_summary(summary, url=f"http://{host}:{port}")
     _print_exchange(calls, base_url)
-    app = create_app(settings, database=database)
+    _print_registry_calls(registry_calls, base_url)
     for path, node in demo_node_apps(settings.data_dir, settings.secret_key.get_secret_value()).items():
         app.router.routes.insert(0, Mount(path, app=node))
     uvicorn.run(app, host=host, port=port, log_level="warning")
@@ -96,6 +122,17 @@ def _print_exchange(calls: list[DemoCall], base_url: str) -> None:
         click.echo(
             f"  {call.caller}: curl -H 'X-Road-Client: {call.client}' "
             f"-H 'Authorization: Bearer {call.token}' '{base_url}{call.path}?limit=3'"
+        )
+
+
+def _print_registry_calls(calls: list[RegistryCall], base_url: str) -> None:
+    click.echo("\n基础库服务（经共享交换网关，人社厅按授权调用）：")
+    for call in calls:
+        data = f" -H 'Content-Type: application/json' -d '{json.dumps(call.body, ensure_ascii=False)}'"
+        url = f"{base_url}{call.path}"
+        click.echo(
+            f"  {call.title}: curl -X {call.method} '{url}' -H 'X-Road-Client: {call.client}' "
+            f"-H 'Authorization: Bearer {call.token}'{data if call.body else ''}"
         )
 
 

@@ -11,6 +11,8 @@ from zhengwu.accounts.models import LEVEL_LABELS_ZH, ROLE_LABELS_ZH, Department,
 from zhengwu.accounts.permissions import Actor
 from zhengwu.audit.models import AuditEvent
 from zhengwu.catalog.models import DataElement, Resource, ResourceStatus
+from zhengwu.opendata.models import Dataset, DatasetState
+from zhengwu.opendata.showcase.models import Showcase, ShowcaseStatus
 from zhengwu.registries.models import Entity, Person
 
 
@@ -53,6 +55,13 @@ def platform_figures(db: Session, *, actor: Actor) -> PlatformFigures:
         db.scalar(select(func.count()).select_from(DataElement).join(Resource).where(published)) or 0
     )
     providers = int(db.scalar(select(func.count(func.distinct(Resource.provider_id))).where(published)) or 0)
+    open_datasets = int(
+        db.scalar(
+            select(func.count()).where(Dataset.state == DatasetState.ACTIVE, Dataset.private.is_(False))
+        )
+        or 0
+    )
+    showcases = int(db.scalar(select(func.count()).where(Showcase.status == ShowcaseStatus.APPROVED)) or 0)
     by_level = dict(
         db.execute(select(Department.level, func.count()).group_by(Department.level)).tuples().all()
     )
@@ -73,6 +82,8 @@ def platform_figures(db: Session, *, actor: Actor) -> PlatformFigures:
                 int(db.scalar(select(func.count()).select_from(Entity)) or 0),
                 "/registries",
             ),
+            Figure("开放数据集", open_datasets, "/opendata"),
+            Figure("开放数据应用", showcases, "/opendata/showcases"),
             *([Figure("用户", users), Figure("审计记录", events)] if staff_view else []),
         ],
         departments_by_level=_bars(

@@ -43,7 +43,10 @@ def normalise(value: object, kind: str, *, strict: bool, case: CaseRule) -> str:
         where = "开头" if value[0].isspace() else "末尾"
         where_en = "leading" if value[0].isspace() else "trailing"
         raise invalid(
-            kind, "whitespace", f"{where}有空白字符", f"has {where_en} whitespace",
+            kind,
+            "whitespace",
+            f"{where}有空白字符",
+            f"has {where_en} whitespace",
             position=1 if value[0].isspace() else len(value),
         )
     for i, ch in enumerate(value, start=1):
@@ -55,7 +58,9 @@ def normalise(value: object, kind: str, *, strict: bool, case: CaseRule) -> str:
                 f"第{i}位{show_zh(ch)}是全角或兼容字符，应写作半角“{folded}”",
                 f"character {show_en(ch)} at position {i} is full-width or a compatibility form;"
                 f" write '{folded}'",
-                position=i, actual=ch, expected=folded,
+                position=i,
+                actual=ch,
+                expected=folded,
             )
     lower_at = [i for i, c in enumerate(value, start=1) if "a" <= c <= "z"]
     if case == "trailing_x":
@@ -68,6 +73,8 @@ def normalise(value: object, kind: str, *, strict: bool, case: CaseRule) -> str:
             "lowercase",
             f"第{i}位字母“{ch}”应为大写“{ch.upper()}”",
             f"letter '{ch}' at position {i} must be upper case '{ch.upper()}'",
-            position=i, actual=ch, expected=ch.upper(),
+            position=i,
+            actual=ch,
+            expected=ch.upper(),
         )
     return value

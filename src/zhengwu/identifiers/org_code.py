@@ -55,7 +55,10 @@ def org_code_check_digit(body8: str) -> str:
         total = sum(_VALUES[c] * w for c, w in zip(body8, WEIGHTS, strict=True))
     except (KeyError, TypeError):
         raise invalid(
-            KIND, "body", "本体应为8位数字或大写字母", "the body must be 8 digits or capital letters",
+            KIND,
+            "body",
+            "本体应为8位数字或大写字母",
+            "the body must be 8 digits or capital letters",
             actual=body8 if isinstance(body8, str) else type(body8).__name__,
         ) from None
     check = 11 - total % 11
@@ -70,31 +73,44 @@ def parse_org_code(value: object, *, strict: bool = False) -> OrgCode:
     elif len(text) == 10 and "-" in text:
         i = text.index("-") + 1
         raise invalid(
-            KIND, "charset", f"第{i}位的连字符位置不对，只能写在第9位校验码之前",
+            KIND,
+            "charset",
+            f"第{i}位的连字符位置不对，只能写在第9位校验码之前",
             f"hyphen at position {i} is misplaced; it may only stand before the check character",
-            position=i, actual="-",
+            position=i,
+            actual="-",
         )
     if len(text) != 9:
         raise invalid(
-            KIND, "length", f"应为9位（或带连字符的10位），实际为{len(text)}位",
-            f"must be 9 characters (10 with the hyphen), got {len(text)}", expected=9, actual=len(text),
+            KIND,
+            "length",
+            f"应为9位（或带连字符的10位），实际为{len(text)}位",
+            f"must be 9 characters (10 with the hyphen), got {len(text)}",
+            expected=9,
+            actual=len(text),
         )
     problems = []
     for i, ch in enumerate(text, start=1):
         if i <= 8 and ch not in _VALUES:
             problems.append(
                 invalid(
-                    KIND, "charset", f"第{i}位{show_zh(ch)}应为数字或大写字母",
+                    KIND,
+                    "charset",
+                    f"第{i}位{show_zh(ch)}应为数字或大写字母",
                     f"character {show_en(ch)} at position {i} must be a digit or a capital letter",
-                    position=i, actual=ch,
+                    position=i,
+                    actual=ch,
                 )
             )
         elif i == 9 and not ("0" <= ch <= "9" or ch == "X"):
             problems.append(
                 invalid(
-                    KIND, "charset", f"第9位（校验码）{show_zh(ch)}应为数字或X",
+                    KIND,
+                    "charset",
+                    f"第9位（校验码）{show_zh(ch)}应为数字或X",
                     f"check character {show_en(ch)} at position 9 must be a digit or X",
-                    position=9, actual=ch,
+                    position=9,
+                    actual=ch,
                 )
             )
     if problems:
@@ -102,9 +118,13 @@ def parse_org_code(value: object, *, strict: bool = False) -> OrgCode:
     expected = org_code_check_digit(text[:8])
     if text[8] != expected:
         raise invalid(
-            KIND, "check_digit", f"第9位校验码应为“{expected}”，实际为“{text[8]}”",
+            KIND,
+            "check_digit",
+            f"第9位校验码应为“{expected}”，实际为“{text[8]}”",
             f"check digit at position 9 should be '{expected}', got '{text[8]}'",
-            position=9, expected=expected, actual=text[8],
+            position=9,
+            expected=expected,
+            actual=text[8],
         )
     return OrgCode(value=text, check_digit=expected)
 

@@ -79,8 +79,10 @@ def recognise(value: object, *, strict: bool = False, today: dt.date | None = No
         if len(text) == 18:
             return _eighteen(value, text, strict=strict, today=today)
         if len(text) == 15:
-            return {**parse_resident_id(value, strict=strict, today=today, allow_15=True).to_dict(today),
-                    "input": value}
+            return {
+                **parse_resident_id(value, strict=strict, today=today, allow_15=True).to_dict(today),
+                "input": value,
+            }
         if len(text) == 9 or (len(text) == 10 and "-" in text):
             return {**parse_org_code(value, strict=strict).to_dict(), "input": value}
         if len(text) == 6:
@@ -96,7 +98,8 @@ def recognise(value: object, *, strict: bool = False, today: dt.date | None = No
     except InvalidIdentifier as error:
         return _failure(value, text, error.kind, error)
     unknown = invalid(
-        "identifier", "length",
+        "identifier",
+        "length",
         f"无法识别：长度为{len(text)}，应为18位（公民身份号码或统一社会信用代码）、15位（旧身份号码）、"
         "9位（组织机构代码）或6位（行政区划代码）",
         f"cannot tell what this is: {len(text)} characters; expected 18 (resident ID or USCC),"

@@ -221,14 +221,22 @@ def _clean_code(code: object, *, strict: bool) -> str:
     text = normalise(code, "region_code", strict=strict, case="all")
     if len(text) != 6:
         raise invalid(
-            "region_code", "length", f"应为6位数字，实际为{len(text)}位",
-            f"must be 6 digits, got {len(text)} characters", expected=6, actual=len(text),
+            "region_code",
+            "length",
+            f"应为6位数字，实际为{len(text)}位",
+            f"must be 6 digits, got {len(text)} characters",
+            expected=6,
+            actual=len(text),
         )
     for i, ch in enumerate(text, start=1):
         if not ("0" <= ch <= "9"):
             raise invalid(
-                "region_code", "charset", f"第{i}位{show_zh(ch)}不是数字",
-                f"character {show_en(ch)} at position {i} is not a digit", position=i, actual=ch,
+                "region_code",
+                "charset",
+                f"第{i}位{show_zh(ch)}不是数字",
+                f"character {show_en(ch)} at position {i} is not a digit",
+                position=i,
+                actual=ch,
             )
     return text
 
@@ -239,9 +247,11 @@ def region_lookup(code: object, *, strict: bool = False) -> Region:
     found = _table().get(text)
     if found is None:
         raise invalid(
-            "region_code", "unknown",
+            "region_code",
+            "unknown",
             f"“{text}”不在 GB/T 2260 代码表中（含历史代码）",
-            f"'{text}' is not in GB/T 2260, current or historical", actual=text,
+            f"'{text}' is not in GB/T 2260, current or historical",
+            actual=text,
         )
     return found
 
@@ -269,8 +279,11 @@ def counties(*, current_only: bool = True, under: str | None = None) -> list[Reg
         area = region_lookup(under)
         if area.level == "county":
             raise invalid(
-                "region_code", "not_an_area", f"“{area.code}”是县级代码，不能作为上级区划",
-                f"'{area.code}' is a county-level code, not a province or prefecture", actual=area.code,
+                "region_code",
+                "not_an_area",
+                f"“{area.code}”是县级代码，不能作为上级区划",
+                f"'{area.code}' is a county-level code, not a province or prefecture",
+                actual=area.code,
             )
         prefix = area.code[:2] if area.level == "province" else area.code[:4]
     return [

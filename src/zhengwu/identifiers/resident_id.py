@@ -106,7 +106,10 @@ def resident_id_check_digit(body17: str) -> str:
     """
     if not (isinstance(body17, str) and len(body17) == 17 and body17.isascii() and body17.isdigit()):
         raise invalid(
-            KIND, "body", "本体应为17位数字", "the body must be 17 ASCII digits",
+            KIND,
+            "body",
+            "本体应为17位数字",
+            "the body must be 17 ASCII digits",
             actual=body17 if isinstance(body17, str) else type(body17).__name__,
         )
     return _stdnum_ric.calc_check_digit(body17 + "0")
@@ -118,9 +121,12 @@ def _length_error(text: str, *, allow_15: bool) -> InvalidIdentifier:
     want = "18位或15位" if allow_15 else "18位"
     want_en = "18 or 15" if allow_15 else "18"
     return invalid(
-        KIND, "length", f"长度应为{want}，实际为{len(text)}位{hint_zh}",
+        KIND,
+        "length",
+        f"长度应为{want}，实际为{len(text)}位{hint_zh}",
         f"length must be {want_en} characters, got {len(text)}{hint_en}",
-        expected=18, actual=len(text),
+        expected=18,
+        actual=len(text),
     )
 
 
@@ -134,16 +140,23 @@ def _charset_problems(text: str, *, check_position: int | None) -> list[InvalidI
                 continue
             problems.append(
                 invalid(
-                    KIND, "charset", f"第{i}位（校验码）{show_zh(ch)}应为数字或X",
+                    KIND,
+                    "charset",
+                    f"第{i}位（校验码）{show_zh(ch)}应为数字或X",
                     f"check character {show_en(ch)} at position {i} must be a digit or X",
-                    position=i, actual=ch,
+                    position=i,
+                    actual=ch,
                 )
             )
         else:
             problems.append(
                 invalid(
-                    KIND, "charset", f"第{i}位{show_zh(ch)}不是数字",
-                    f"character {show_en(ch)} at position {i} is not a digit", position=i, actual=ch,
+                    KIND,
+                    "charset",
+                    f"第{i}位{show_zh(ch)}不是数字",
+                    f"character {show_en(ch)} at position {i} is not a digit",
+                    position=i,
+                    actual=ch,
                 )
             )
     return problems
@@ -161,22 +174,34 @@ def _birth_date(
         born = dt.date(int(full[:4]), int(full[4:6]), int(full[6:]))
     except ValueError:
         return None, invalid(
-            KIND, "birth_date", f"{span}的出生日期 {shown} 不存在",
+            KIND,
+            "birth_date",
+            f"{span}的出生日期 {shown} 不存在",
             f"birth date {shown} ({span_en}) does not exist",
-            position=first, actual=digits, reason="nonexistent",
+            position=first,
+            actual=digits,
+            reason="nonexistent",
         )
     if born.year < MIN_BIRTH_YEAR:
         return None, invalid(
-            KIND, "birth_date", f"{span}的出生日期 {shown} 早于{MIN_BIRTH_YEAR}年，不可能",
+            KIND,
+            "birth_date",
+            f"{span}的出生日期 {shown} 早于{MIN_BIRTH_YEAR}年，不可能",
             f"birth date {shown} ({span_en}) is before {MIN_BIRTH_YEAR}",
-            position=first, actual=digits, reason="too_old",
+            position=first,
+            actual=digits,
+            reason="too_old",
         )
     today = today or dt.date.today()
     if born > today:
         return None, invalid(
-            KIND, "birth_date", f"{span}的出生日期 {shown} 晚于今天（{today.isoformat()}）",
+            KIND,
+            "birth_date",
+            f"{span}的出生日期 {shown} 晚于今天（{today.isoformat()}）",
             f"birth date {shown} ({span_en}) is after today ({today.isoformat()})",
-            position=first, actual=digits, reason="future",
+            position=first,
+            actual=digits,
+            reason="future",
         )
     return born, None
 
@@ -186,17 +211,24 @@ def _region(code: str) -> tuple[Region | None, InvalidIdentifier | None]:
     if region is not None:
         return region, None
     return None, invalid(
-        KIND, "region", f"第1–6位地区码“{code}”不是已知的行政区划代码（GB/T 2260，含历史代码）",
+        KIND,
+        "region",
+        f"第1–6位地区码“{code}”不是已知的行政区划代码（GB/T 2260，含历史代码）",
         f"region code '{code}' (positions 1-6) is not a known GB/T 2260 code, current or historical",
-        position=1, actual=code,
+        position=1,
+        actual=code,
     )
 
 
 def _check_problem(text: str, expected: str, position: int) -> InvalidIdentifier:
     return invalid(
-        KIND, "check_digit", f"第{position}位校验码应为“{expected}”，实际为“{text[position - 1]}”",
+        KIND,
+        "check_digit",
+        f"第{position}位校验码应为“{expected}”，实际为“{text[position - 1]}”",
         f"check digit at position {position} should be '{expected}', got '{text[position - 1]}'",
-        position=position, expected=expected, actual=text[position - 1],
+        position=position,
+        expected=expected,
+        actual=text[position - 1],
     )
 
 
@@ -228,8 +260,12 @@ def _parse18(text: str, today: dt.date | None, converted_from: str | None = None
 def _convert15(text: str, today: dt.date | None) -> str:
     if len(text) != 15:
         raise invalid(
-            KIND, "length", f"15位旧号码长度应为15位，实际为{len(text)}位",
-            f"an old-style number must have 15 digits, got {len(text)}", expected=15, actual=len(text),
+            KIND,
+            "length",
+            f"15位旧号码长度应为15位，实际为{len(text)}位",
+            f"an old-style number must have 15 digits, got {len(text)}",
+            expected=15,
+            actual=len(text),
         )
     problems = _charset_problems(text, check_position=None)
     if problems:

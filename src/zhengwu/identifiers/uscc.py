@@ -35,8 +35,14 @@ AUTHORITIES: Final[dict[str, tuple[str, dict[str, str]]]] = {
     "2": ("外交", {"1": "外国常驻新闻机构", "9": "其他"}),
     "3": (
         "司法行政",
-        {"1": "律师执业机构", "2": "公证处", "3": "基层法律服务所", "4": "司法鉴定机构", "5": "仲裁委员会",
-         "9": "其他"},
+        {
+            "1": "律师执业机构",
+            "2": "公证处",
+            "3": "基层法律服务所",
+            "4": "司法鉴定机构",
+            "5": "仲裁委员会",
+            "9": "其他",
+        },
     ),
     "4": ("文化", {"1": "外国在华文化中心", "9": "其他"}),
     "5": ("民政", {"1": "社会团体", "2": "民办非企业单位", "3": "基金会", "9": "其他"}),
@@ -54,10 +60,18 @@ AUTHORITIES: Final[dict[str, tuple[str, dict[str, str]]]] = {
 
 #: English glosses for logs and API consumers who do not read Chinese.
 AUTHORITIES_EN: Final[dict[str, str]] = {
-    "1": "institutional establishment", "2": "foreign affairs", "3": "justice", "4": "culture",
-    "5": "civil affairs", "6": "tourism", "7": "religious affairs", "8": "trade unions",
-    "9": "market regulation (industry and commerce)", "A": "Central Military Commission establishment office",
-    "N": "agriculture", "Y": "other",
+    "1": "institutional establishment",
+    "2": "foreign affairs",
+    "3": "justice",
+    "4": "culture",
+    "5": "civil affairs",
+    "6": "tourism",
+    "7": "religious affairs",
+    "8": "trade unions",
+    "9": "market regulation (industry and commerce)",
+    "A": "Central Military Commission establishment office",
+    "N": "agriculture",
+    "Y": "other",
 }
 
 
@@ -122,7 +136,9 @@ def uscc_check_char(body17: str) -> str:
         total = sum(_VALUES[c] * w for c, w in zip(body17, WEIGHTS, strict=True))
     except (KeyError, TypeError):
         raise invalid(
-            KIND, "body", f"本体应为17位，字符取自“{ALPHABET}”",
+            KIND,
+            "body",
+            f"本体应为17位，字符取自“{ALPHABET}”",
             f"the body must be 17 characters from '{ALPHABET}'",
             actual=body17 if isinstance(body17, str) else type(body17).__name__,
         ) from None
@@ -135,10 +151,13 @@ def _charset_problems(text: str) -> list[InvalidIdentifier]:
         if 3 <= i <= 8 and not ("0" <= ch <= "9"):
             problems.append(
                 invalid(
-                    KIND, "charset", f"第{i}位{show_zh(ch)}不是数字（第3–8位为行政区划码）",
+                    KIND,
+                    "charset",
+                    f"第{i}位{show_zh(ch)}不是数字（第3–8位为行政区划码）",
                     f"character {show_en(ch)} at position {i} is not a digit"
                     " (positions 3-8 are a region code)",
-                    position=i, actual=ch,
+                    position=i,
+                    actual=ch,
                 )
             )
         elif ch not in _VALUES:
@@ -146,10 +165,13 @@ def _charset_problems(text: str) -> list[InvalidIdentifier]:
             hint = "（不使用 I、O、Z、S、V）" if excluded else "（只用数字和除 I、O、Z、S、V 外的大写字母）"
             problems.append(
                 invalid(
-                    KIND, "charset", f"第{i}位{show_zh(ch)}不在统一社会信用代码字符集中{hint}",
+                    KIND,
+                    "charset",
+                    f"第{i}位{show_zh(ch)}不在统一社会信用代码字符集中{hint}",
                     f"character {show_en(ch)} at position {i} is not in the USCC alphabet {ALPHABET}"
                     + (" (I, O, Z, S and V are never used)" if excluded else ""),
-                    position=i, actual=ch,
+                    position=i,
+                    actual=ch,
                 )
             )
     return problems
@@ -162,11 +184,14 @@ def _structure_problems(text: str) -> tuple[str, str, list[InvalidIdentifier]]:
     if entry is None:
         problems.append(
             invalid(
-                KIND, "registration_authority",
+                KIND,
+                "registration_authority",
                 f"第1位登记管理部门代码“{text[0]}”不存在（应为 {'、'.join(AUTHORITIES)} 之一）",
                 f"registration authority '{text[0]}' at position 1 does not exist"
                 f" (expected one of {', '.join(AUTHORITIES)})",
-                position=1, actual=text[0], expected=list(AUTHORITIES),
+                position=1,
+                actual=text[0],
+                expected=list(AUTHORITIES),
             )
         )
     else:
@@ -177,12 +202,15 @@ def _structure_problems(text: str) -> tuple[str, str, list[InvalidIdentifier]]:
         else:
             problems.append(
                 invalid(
-                    KIND, "entity_type",
+                    KIND,
+                    "entity_type",
                     f"第2位机构类别代码“{text[1]}”在登记管理部门“{authority}”下不存在"
                     f"（应为 {'、'.join(types)} 之一）",
                     f"entity type '{text[1]}' at position 2 does not exist for registration authority"
                     f" '{text[0]}' ({AUTHORITIES_EN[text[0]]}); expected one of {', '.join(types)}",
-                    position=2, actual=text[1], expected=list(types),
+                    position=2,
+                    actual=text[1],
+                    expected=list(types),
                 )
             )
     return authority, entity, problems
@@ -199,8 +227,12 @@ def parse_uscc(value: object, *, strict: bool = False) -> Uscc:
     text = normalise(value, KIND, strict=strict, case="all")
     if len(text) != 18:
         raise invalid(
-            KIND, "length", f"长度应为18位，实际为{len(text)}位",
-            f"length must be 18 characters, got {len(text)}", expected=18, actual=len(text),
+            KIND,
+            "length",
+            f"长度应为18位，实际为{len(text)}位",
+            f"length must be 18 characters, got {len(text)}",
+            expected=18,
+            actual=len(text),
         )
     problems = _charset_problems(text)
     if problems:
@@ -210,20 +242,27 @@ def parse_uscc(value: object, *, strict: bool = False) -> Uscc:
     if text[17] != expected:
         problems.append(
             invalid(
-                KIND, "check_char", f"第18位校验码应为“{expected}”，实际为“{text[17]}”",
+                KIND,
+                "check_char",
+                f"第18位校验码应为“{expected}”，实际为“{text[17]}”",
                 f"check character at position 18 should be '{expected}', got '{text[17]}'",
-                position=18, expected=expected, actual=text[17],
+                position=18,
+                expected=expected,
+                actual=text[17],
             )
         )
     org_expected = org_code_check_digit(text[8:16])
     if text[16] != org_expected:
         problems.append(
             invalid(
-                KIND, "org_code_check",
+                KIND,
+                "org_code_check",
                 f"第9–17位组织机构代码的校验码（第17位）应为“{org_expected}”，实际为“{text[16]}”",
                 f"the organisation code in positions 9-17 has check character '{text[16]}' at position 17,"
                 f" GB 11714 requires '{org_expected}'",
-                position=17, expected=org_expected, actual=text[16],
+                position=17,
+                expected=org_expected,
+                actual=text[16],
             )
         )
     if problems:

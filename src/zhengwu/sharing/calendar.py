@@ -28,9 +28,10 @@ import logging
 
 import chinese_calendar
 
+from zhengwu.db import BEIJING
+
 log = logging.getLogger("zhengwu.sharing.calendar")
 
-BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 # An upper bound on any sane deadline: keeps a mistaken argument from looping for years.
 MAX_WORKING_DAYS = 3_650
 

@@ -21,8 +21,9 @@ from zhengwu.accounts.models import Department, DepartmentLevel, Role, User, Use
 from zhengwu.accounts.permissions import Actor
 from zhengwu.accounts.services import actor_for_user
 from zhengwu.catalog.models import Resource, ResourceStatus, ShareType
+from zhengwu.db import BEIJING
 from zhengwu.errors import Conflict
-from zhengwu.sharing.calendar import BEIJING, add_working_days, beijing_today
+from zhengwu.sharing.calendar import add_working_days, beijing_today
 from zhengwu.sharing.common import published_elements
 from zhengwu.sharing.corrections import correction_answer, correction_create, correction_escalate_overdue
 from zhengwu.sharing.grants import grant_expire_due, grant_revoke

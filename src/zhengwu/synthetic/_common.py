@@ -50,9 +50,11 @@ def check_count(value: int, *, field: str = "count", minimum: int = 0) -> int:
     """``value`` if it is an int in ``[minimum, MAX_COUNT]``, else a ValidationError."""
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_COUNT:
         raise invalid(
-            field, f"{field} 应为 {minimum} 到 {MAX_COUNT} 之间的整数，实际为 {value!r}",
+            field,
+            f"{field} 应为 {minimum} 到 {MAX_COUNT} 之间的整数，实际为 {value!r}",
             f"{field} must be an integer from {minimum} to {MAX_COUNT}, got {value!r}",
-            field=field, actual=repr(value),
+            field=field,
+            actual=repr(value),
         )
     return value
 
@@ -317,9 +319,11 @@ def province_table(code: str) -> ProvinceTable:
     province = region_lookup(code)
     if province.level != "province":
         raise invalid(
-            "province", f"“{province.code}”（{province.name}）不是省级行政区划代码",
+            "province",
+            f"“{province.code}”（{province.name}）不是省级行政区划代码",
             f"'{province.code}' ({province.name}) is not a province-level code",
-            field="province_code", actual=province.code,
+            field="province_code",
+            actual=province.code,
         )
     regions = tuple(
         r
@@ -330,9 +334,11 @@ def province_table(code: str) -> ProvinceTable:
     current_regions = [r for r in regions if r.current]
     if not current_regions:
         raise invalid(
-            "province", f"“{province.code}”（{province.name}）下没有现行的县级行政区划",
+            "province",
+            f"“{province.code}”（{province.name}）下没有现行的县级行政区划",
             f"'{province.code}' ({province.name}) has no current county-level regions",
-            field="province_code", actual=province.code,
+            field="province_code",
+            actual=province.code,
         )
     prefectures = [
         r for r in regions_all() if r.level == "prefecture" and r.current and r.code[:2] == province.code[:2]
@@ -405,8 +411,11 @@ def check_seed(seed: int) -> int:
     """``seed`` if it is a non-negative int below 2**63."""
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
         raise invalid(
-            "seed", f"随机种子应为 0 到 2^63-1 之间的整数，实际为 {seed!r}",
-            f"seed must be an integer from 0 to 2**63-1, got {seed!r}", field="seed", actual=repr(seed),
+            "seed",
+            f"随机种子应为 0 到 2^63-1 之间的整数，实际为 {seed!r}",
+            f"seed must be an integer from 0 to 2**63-1, got {seed!r}",
+            field="seed",
+            actual=repr(seed),
         )
     return seed
 
@@ -415,7 +424,10 @@ def check_as_of(as_of: dt.date) -> dt.date:
     """``as_of`` if it is a date (not a datetime) in the years 1990-2100."""
     if not isinstance(as_of, dt.date) or isinstance(as_of, dt.datetime) or not 1990 <= as_of.year <= 2100:
         raise invalid(
-            "as_of", f"参考日期应为 1990 到 2100 年之间的日期，实际为 {as_of!r}",
-            f"as_of must be a date in the years 1990-2100, got {as_of!r}", field="as_of", actual=repr(as_of),
+            "as_of",
+            f"参考日期应为 1990 到 2100 年之间的日期，实际为 {as_of!r}",
+            f"as_of must be a date in the years 1990-2100, got {as_of!r}",
+            field="as_of",
+            actual=repr(as_of),
         )
     return as_of

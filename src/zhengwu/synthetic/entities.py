@@ -253,7 +253,12 @@ def _institution(w: _Words, county: IntArray, u: FloatArray) -> NameParts:
 
 
 _NAMERS: Final[tuple[Callable[[_Words, IntArray, FloatArray], NameParts], ...]] = (
-    _enterprise, _individual, _cooperative, _association, _nonprofit, _institution,
+    _enterprise,
+    _individual,
+    _cooperative,
+    _association,
+    _nonprofit,
+    _institution,
 )
 
 
@@ -265,13 +270,16 @@ class _EntityRun:
         self.as_of = check_as_of(as_of)
         self.table = province_table(province_code)
         self.today = day_number(as_of)
-        self.pool: PersonPool = person_pool(count=persons_count, province_code=province_code, seed=seed,
-                                            as_of=as_of)
+        self.pool: PersonPool = person_pool(
+            count=persons_count, province_code=province_code, seed=seed, as_of=as_of
+        )
         if len(self.pool) == 0:
             raise invalid(
-                "persons_count", "没有可作为法定代表人的在世人员，请增大 persons_count",
+                "persons_count",
+                "没有可作为法定代表人的在世人员，请增大 persons_count",
                 "no living person to act as legal representative; raise persons_count",
-                field="persons_count", actual=persons_count,
+                field="persons_count",
+                actual=persons_count,
             )
         self.kind = Chooser([k.share for k in ENTITY_KINDS])
         first_year = 1950
@@ -339,8 +347,9 @@ class _EntityRun:
         kind = self.kind.pick(u[:, 0])
         established = self.established(kind, u[:, 1], u[:, 2])
         est_year = self.calendar.year[self.calendar.index(established)]
-        county = self.counties.pick(np.clip(est_year, self.county_first, self.as_of.year) - self.county_first,
-                                    u[:, 3])
+        county = self.counties.pick(
+            np.clip(est_year, self.county_first, self.as_of.year) - self.county_first, u[:, 3]
+        )
         org = self.org_codes(row, established >= day_number(USCC_REFORM))
         body = np.empty((n, 17), dtype=np.uint8)
         body[:, 0] = self.kind_authority[kind]

@@ -90,8 +90,14 @@ def _draw_core(rng: np.random.Generator, n: int) -> Columns:
     # Everything the ID and the status depend on; drawn apart from the rest so that entities can
     # rebuild persons' IDs without drawing their names and addresses.
     u = rng.random((n, 6))
-    return {"sex": u[:, 0], "band": u[:, 1], "age": u[:, 2], "county": u[:, 3], "dead": u[:, 4],
-            "death": u[:, 5]}
+    return {
+        "sex": u[:, 0],
+        "band": u[:, 1],
+        "age": u[:, 2],
+        "county": u[:, 3],
+        "dead": u[:, 4],
+        "death": u[:, 5],
+    }
 
 
 def _draw_extra(rng: np.random.Generator, n: int) -> Columns:
@@ -173,7 +179,8 @@ class PersonCore:
         taken = self.counters[key].astype(np.int64) + rank
         if len(taken) and taken.max() >= SLOTS:
             raise invalid(
-                "capacity", "同一县、同一出生日期、同一性别的人数超过 500，无法分配唯一的顺序码",
+                "capacity",
+                "同一县、同一出生日期、同一性别的人数超过 500，无法分配唯一的顺序码",
                 "more than 500 persons of one sex share a county and birth date; no unique sequence left",
                 field="count",
             )

@@ -35,15 +35,20 @@ def infer_format(path: str | Path, fmt: str | None = None) -> Format:
             if fmt.lower() == known:
                 return known
         raise invalid(
-            "format", f"不支持的文件格式“{fmt}”，应为 csv 或 parquet",
-            f"unsupported format '{fmt}'; use csv or parquet", field="format", actual=fmt,
+            "format",
+            f"不支持的文件格式“{fmt}”，应为 csv 或 parquet",
+            f"unsupported format '{fmt}'; use csv or parquet",
+            field="format",
+            actual=fmt,
         )
     suffix = Path(path).suffix.lower()
     if suffix not in _SUFFIXES:
         raise invalid(
-            "format", f"无法从文件名“{Path(path).name}”判断格式，请使用 .csv / .parquet 后缀或指定格式",
+            "format",
+            f"无法从文件名“{Path(path).name}”判断格式，请使用 .csv / .parquet 后缀或指定格式",
             f"cannot tell the format from '{Path(path).name}'; use a .csv or .parquet suffix or --format",
-            field="format", actual=suffix,
+            field="format",
+            actual=suffix,
         )
     return _SUFFIXES[suffix]
 
@@ -69,7 +74,9 @@ def write_batches(
     kind = infer_format(path, fmt)
     if bom and kind != "csv":
         raise invalid(
-            "bom", "字节顺序标记（BOM）只适用于 CSV 文件", "a byte order mark applies to CSV files only",
+            "bom",
+            "字节顺序标记（BOM）只适用于 CSV 文件",
+            "a byte order mark applies to CSV files only",
             field="bom",
         )
     target = Path(path)
@@ -79,13 +86,21 @@ def write_batches(
     first = next(iterator, None)
     if first is None and schema is None:
         raise invalid(
-            "schema", "没有数据也没有表结构，无法写出文件", "no batches and no schema: nothing to write",
+            "schema",
+            "没有数据也没有表结构，无法写出文件",
+            "no batches and no schema: nothing to write",
             field="schema",
         )
     schema = first.schema if first is not None else schema
     assert schema is not None  # for the type checker: checked just above
-    bar = tqdm(total=progress_total, unit="rows", unit_scale=True, file=sys.stderr, disable=not progress,
-               desc=description or target.name)
+    bar = tqdm(
+        total=progress_total,
+        unit="rows",
+        unit_scale=True,
+        file=sys.stderr,
+        disable=not progress,
+        desc=description or target.name,
+    )
     try:
         with pa.OSFile(str(partial), "wb") as sink:
             if kind == "csv":

@@ -102,7 +102,11 @@ def render_error(request: Request, exc: ZhengwuError, status: int | None = None)
     if status == 401 and request.method == "GET":
         return RedirectResponse(f"/login?next={quote(str(request.url.path))}", status_code=303)
     if _page_renderer:
-        return _page_renderer[0](request, exc, status)
+        page = _page_renderer[0](request, exc, status)
+        # People and their browsers get the wait too (a download refused by a rate limit).
+        if isinstance(exc, RateLimited) and "retry_after" in exc.details:
+            page.headers["Retry-After"] = str(int(exc.details["retry_after"]))
+        return page
     return api_error_response(exc, status)
 
 

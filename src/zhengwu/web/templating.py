@@ -13,11 +13,11 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescap
 
 from zhengwu.accounts.models import LEVEL_LABELS_ZH, ROLE_LABELS_ZH, Role
 from zhengwu.accounts.permissions import Actor
+from zhengwu.db import BEIJING
 from zhengwu.errors import ZhengwuError
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-_CN_TZ = dt.timezone(dt.timedelta(hours=8))
 
 
 def _template_dirs() -> list[str]:
@@ -33,7 +33,7 @@ def _local_time(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
         return "—"
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(_CN_TZ).strftime(fmt)
+    return value.astimezone(BEIJING).strftime(fmt)
 
 
 def _make_environment() -> Environment:

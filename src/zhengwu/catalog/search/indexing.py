@@ -13,7 +13,6 @@ into a temporary table and copies them across in key order.
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -35,6 +34,7 @@ from zhengwu.catalog.models import (
 )
 from zhengwu.catalog.search.models import POSTING_INCLUDE, SearchDoc, SearchDocTerms, SearchTerm, SearchVocab
 from zhengwu.catalog.search.tokens import DocumentText, document_terms, name_key
+from zhengwu.search.memory import touch_token
 
 BATCH = 1000
 POSTING_COLUMNS = ("term", "resource_id", *POSTING_INCLUDE)
@@ -270,15 +270,9 @@ _VOCAB_ADD = (
 _VOCAB_SUB = "UPDATE catalog_search_vocab SET df = df - 1 WHERE term = :term"
 
 
-_STATE_SET = "UPDATE catalog_search_state SET token = :token WHERE id = 1"
-_STATE_ADD = "INSERT INTO catalog_search_state (id, token) VALUES (1, :token)"
-
-
 def touch_index(db: Session) -> None:
     """Record that the index changed: a new random token, in the caller's transaction (see ``memory``)."""
-    token = {"token": secrets.token_hex(16)}
-    if db.execute(text(_STATE_SET), token).rowcount == 0:  # type: ignore[attr-defined]
-        db.execute(text(_STATE_ADD), token)
+    touch_token(db, "catalog_search_state")
 
 
 def write_index(db: Session, sources: Iterable[Source]) -> int:

@@ -18,28 +18,34 @@ Both are keyed by the token of ``catalog_search_state``, which every index chang
 transaction (``indexing.touch_index``): a search reads the token first, so it never uses arrays older
 than the index it sees, and a rolled-back change's (random) token never returns. Publications are rare
 next to searches, so the docs table is reloaded seldom. The arrays are never modified once built, so
-threads share them without locks; only the cache dictionaries are guarded.
+threads share them without locks; only the cache dictionaries are guarded. The cache, the posting lists
+and the driver-cursor reads are the kernel's (``zhengwu.search.memory``, shared with the open data
+portal's ``package_search``); what is catalog-specific here is the SQL and the docs table.
 """
 
 from __future__ import annotations
 
 import bisect
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
+
+from zhengwu.search.memory import (
+    IntArray,
+    Postings,
+    TokenCache,
+    build_postings,
+    database_key,
+    fetch_rows,
+)
 
 # At most this many postings (9 bytes each: id and weight) are cached per process: about 36 MB.
 POSTING_BUDGET = 4_000_000
 # Document frequencies remembered (term → count) before the memo is emptied.
 DF_BUDGET = 200_000
-
-IntArray = npt.NDArray[np.int64]
-SmallArray = npt.NDArray[np.int8]
 
 _DOCS_SQL = """
 SELECT resource_id, name_key, provider_id, topic_code, classification, facet_key, name_len,
@@ -101,14 +107,6 @@ class DocTable:
         return self.class_pos[start:end]
 
 
-@dataclass(frozen=True)
-class Postings:
-    """A term's (or a prefix's) resources, sorted, with the best field weight of each."""
-
-    ids: IntArray
-    weights: SmallArray
-
-
 def _build_docs(rows: list[tuple[object, ...]]) -> DocTable:
     count = len(rows)
     cols = list(zip(*rows, strict=True)) if rows else [() for _ in range(9)]
@@ -138,20 +136,6 @@ def _build_docs(rows: list[tuple[object, ...]]) -> DocTable:
     )
 
 
-def _build_postings(rows: list[tuple[object, ...]], *, prefix: bool) -> Postings:
-    if not rows:
-        return Postings(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int8))
-    pairs = np.array(rows, dtype=np.int64).reshape(-1, 2)
-    ids, weights = pairs[:, 0].copy(), pairs[:, 1].astype(np.int8)
-    if prefix:
-        # Several terms of one resource can share the prefix: keep one entry per resource, its best weight.
-        order = np.lexsort((weights, ids))
-        ids, weights = ids[order], weights[order]
-        first = np.concatenate(([True], ids[1:] != ids[:-1]))
-        ids, weights = ids[first], weights[first]
-    return Postings(ids, weights)
-
-
 @dataclass(frozen=True)
 class Labels:
     """Current names for facet values, read with the token: departments by id, topics by code."""
@@ -160,27 +144,10 @@ class Labels:
     topics: dict[str, str]
 
 
-class _Cache:
-    """The docs table of each database (the latest token only) and an LRU of posting lists."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.docs: dict[str, tuple[str, DocTable]] = {}
-        self.postings: OrderedDict[tuple[str, str, str, bool], Postings] = OrderedDict()
-        self.size = 0
-        self.df: dict[tuple[str, str, str, bool], int] = {}
-        self.labels: dict[str, Labels] = {}
-
-    def clear(self) -> None:
-        with self.lock:
-            self.docs.clear()
-            self.postings.clear()
-            self.size = 0
-            self.df.clear()
-            self.labels.clear()
-
-
-_CACHE = _Cache()
+# The docs table and posting lists (the kernel's token-keyed cache), and the facet labels last read.
+_CACHE: TokenCache[DocTable] = TokenCache(DF_BUDGET)
+_LABELS: dict[str, Labels] = {}
+_LABELS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -198,13 +165,12 @@ class IndexView:
         remembered per token. Terms no resource has are left out."""
         out: dict[str, int] = {}
         missing: list[str] = []
-        with _CACHE.lock:
-            for term in terms:
-                n = _CACHE.df.get((self.where, self.token, term, prefix))
-                if n is None:
-                    missing.append(term)
-                elif n:
-                    out[term] = n
+        for term in terms:
+            n = _CACHE.memo_get(self.where, self.token, ("df", term, prefix))
+            if n is None:
+                missing.append(term)
+            elif n:
+                out[term] = n
         found: dict[str, int] = {}
         if missing and prefix:
             for term in missing:
@@ -217,46 +183,21 @@ class IndexView:
             found = {t: 0 for t in missing} | {
                 t: int(n) for t, n in self.db.execute(query, {"terms": missing})
             }
-        with _CACHE.lock:
-            if len(_CACHE.df) > DF_BUDGET:
-                _CACHE.df.clear()
-            for term, n in found.items():
-                _CACHE.df[(self.where, self.token, term, prefix)] = n
+        for term, n in found.items():
+            _CACHE.memo_put(self.where, self.token, ("df", term, prefix), n)
         out.update((t, n) for t, n in found.items() if n)
         return out
 
     def postings(self, term: str, *, prefix: bool = False, upper: str = "") -> Postings:
         """A term's postings (or those of every term in [term, upper) when ``prefix``), cached."""
-        key = (self.where, self.token, term, prefix)
-        with _CACHE.lock:
-            found = _CACHE.postings.get(key)
-            if found is not None:
-                _CACHE.postings.move_to_end(key)
-                return found
         sql, params = (_PREFIX_SQL, (term, upper)) if prefix else (_TERM_SQL, (term,))
-        postings = _build_postings(_fetch(self.db, sql, params), prefix=prefix)
-        with _CACHE.lock:
-            if key not in _CACHE.postings and len(postings.ids) <= POSTING_BUDGET // 4:
-                _CACHE.postings[key] = postings
-                _CACHE.size += len(postings.ids)
-                while _CACHE.size > POSTING_BUDGET and _CACHE.postings:
-                    _, old = _CACHE.postings.popitem(last=False)
-                    _CACHE.size -= len(old.ids)
-        return postings
-
-
-def _fetch(db: Session, sql: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
-    """All rows of ``sql`` through the driver's cursor, in the session's transaction."""
-    raw = db.connection().connection.driver_connection
-    if db.get_bind().dialect.name == "postgresql":
-        with raw.cursor(binary=True) as cur:  # type: ignore[union-attr]
-            cur.execute(sql.format(p="%s"), params)
-            return list(cur.fetchall())
-    return list(raw.execute(sql.format(p="?"), params).fetchall())  # type: ignore[union-attr]
-
-
-def _where(db: Session) -> str:
-    return db.get_bind().engine.url.render_as_string(hide_password=True)
+        return _CACHE.postings(
+            self.where,
+            self.token,
+            (term, prefix),
+            lambda: build_postings(fetch_rows(self.db, sql, params), prefix=prefix),
+            budget=POSTING_BUDGET,
+        )
 
 
 def read_state(db: Session) -> tuple[str, Labels]:
@@ -278,10 +219,10 @@ def held_view(db: Session) -> IndexView:
     """The index as this process last saw it for ``db``'s database, without asking the database (the
     caller checks the token afterwards, in the same read as the page of hits); read afresh when nothing
     is held yet."""
-    where = _where(db)
-    with _CACHE.lock:
-        held = _CACHE.docs.get(where)
-        labels = _CACHE.labels.get(where)
+    where = database_key(db)
+    held = _CACHE.held(where)
+    with _LABELS_LOCK:
+        labels = _LABELS.get(where)
     if held is None or labels is None:
         return index_view(db)
     return IndexView(db, where, held[0], held[1], labels)
@@ -290,24 +231,16 @@ def held_view(db: Session) -> IndexView:
 def index_view(db: Session, state: tuple[str, Labels] | None = None) -> IndexView:
     """The current index of ``db``'s database (``state`` as just read, or read now): the docs table is
     loaded again when the token changed."""
-    where = _where(db)
+    where = database_key(db)
     token, labels = state if state is not None else read_state(db)
-    with _CACHE.lock:
-        held = _CACHE.docs.get(where)
-        _CACHE.labels[where] = labels
-    if held is not None and held[0] == token:
-        return IndexView(db, where, token, held[1], labels)
-    docs = _build_docs(_fetch(db, _DOCS_SQL, ()))
-    with _CACHE.lock:
-        _CACHE.docs[where] = (token, docs)
-        stale = [k for k in _CACHE.postings if k[0] == where and k[1] != token]
-        for k in stale:
-            _CACHE.size -= len(_CACHE.postings.pop(k).ids)
-        for k in [k for k in _CACHE.df if k[0] == where and k[1] != token]:
-            del _CACHE.df[k]
+    with _LABELS_LOCK:
+        _LABELS[where] = labels
+    docs = _CACHE.docs(where, token, lambda: _build_docs(fetch_rows(db, _DOCS_SQL, ())))
     return IndexView(db, where, token, docs, labels)
 
 
 def clear_cache() -> None:
     """Forget everything held (tests, or after restoring a database from a backup)."""
     _CACHE.clear()
+    with _LABELS_LOCK:
+        _LABELS.clear()

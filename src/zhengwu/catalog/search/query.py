@@ -24,9 +24,13 @@ from sqlalchemy import BigInteger, Integer, String, bindparam, column, text
 from sqlalchemy.orm import Session
 
 from zhengwu.catalog.search.indexing import PACKED_FACETS, facet_digit
-from zhengwu.catalog.search.memory import DocTable, IndexView, IntArray, Labels, held_view, index_view
+from zhengwu.catalog.search.memory import DocTable, IndexView, Labels, held_view, index_view
 from zhengwu.catalog.search.tokens import ParsedQuery, Term
 from zhengwu.db import UTCDateTime
+from zhengwu.search.arrays import count_codes, intersect
+from zhengwu.search.arrays import page as page_of
+from zhengwu.search.arrays import positions as id_positions
+from zhengwu.search.memory import IntArray
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -98,26 +102,13 @@ def _match(view: IndexView, terms: list[tuple[Term, int]]) -> tuple[IntArray, In
     From the rarest term's postings, each other term's sorted ids are searched for the candidates that
     remain, so the work follows the rarest term (“信息” is in almost every name).
     """
-    ids: IntArray | None = None
-    worst: IntArray = np.empty(0, dtype=np.int64)
-    for term, _ in terms:
-        upper = _upper(term.text) if term.prefix else ""
-        postings = view.postings(term.text, prefix=term.prefix, upper=upper)
-        if ids is None:
-            ids, worst = postings.ids, postings.weights.astype(np.int64)
-            continue
-        if not len(ids) or not len(postings.ids):
-            return np.empty(0, dtype=np.int64), worst[:0]
-        at = np.minimum(np.searchsorted(postings.ids, ids), len(postings.ids) - 1)
-        found = postings.ids[at] == ids
-        ids = ids[found]
-        worst = np.maximum(worst[found], postings.weights[at[found]])
-    if ids is None:
-        return np.empty(0, dtype=np.int64), worst
-    docs = view.docs
-    pos = np.minimum(np.searchsorted(docs.ids, ids), max(docs.size - 1, 0))
-    present = docs.ids[pos] == ids if docs.size else np.zeros(len(ids), dtype=bool)
-    return pos[present], worst[present]
+    lists = (
+        view.postings(term.text, prefix=term.prefix, upper=_upper(term.text) if term.prefix else "")
+        for term, _ in terms
+    )
+    ids, worst = intersect(lists)
+    pos, present = id_positions(view.docs.ids, ids)
+    return pos, worst[present]
 
 
 def _filter_mask(labels: Labels, docs: DocTable, pos: IntArray, filters: Filters) -> BoolArray | None:
@@ -165,13 +156,7 @@ def _rank(docs: DocTable, pos: IntArray, worst: IntArray, key: str) -> IntArray:
 
 def _page(order_key: IntArray, page: int, page_size: int) -> IntArray:
     """Indices into ``order_key`` of the requested page, in order: a partial sort of the first pages."""
-    wanted = page * page_size
-    if len(order_key) > wanted:
-        first = np.argpartition(order_key, wanted - 1)[:wanted]
-    else:
-        first = np.arange(len(order_key))
-    first = first[np.argsort(order_key[first], kind="stable")]
-    return first[(page - 1) * page_size : wanted]
+    return page_of(order_key, (page - 1) * page_size, page_size)
 
 
 def _counts(docs: DocTable, pos: IntArray, out: Rows) -> None:
@@ -184,10 +169,10 @@ def _counts(docs: DocTable, pos: IntArray, out: Rows) -> None:
         per = np.bincount((keys // divisor) % modulus, weights=packed[keys], minlength=modulus)
         for digit in np.flatnonzero(per[1:]) + 1:
             out.facets[name][choices[digit - 1]] = (None, int(per[digit]))
-    providers = np.bincount(docs.provider[pos], minlength=len(docs.providers))
+    providers = count_codes(docs.provider[pos], len(docs.providers))
     for i in np.flatnonzero(providers):
         out.facets["provider"][str(docs.providers[i])] = (None, int(providers[i]))
-    topics = np.bincount(docs.topic[pos], minlength=len(docs.topics))
+    topics = count_codes(docs.topic[pos], len(docs.topics))
     for i in np.flatnonzero(topics[1:]) + 1:
         out.facets["topic"][str(docs.topics[i])] = (None, int(topics[i]))
 
