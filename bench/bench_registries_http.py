@@ -144,17 +144,19 @@ def _load_process(
         stop = time.perf_counter() + seconds
         await asyncio.gather(*(_client(port, s, stop, latencies, errors) for s in shares))
 
+    cpu = time.process_time()
     if uvloop is not None:
         uvloop.run(run())
     else:
         asyncio.run(run())
-    out.put((latencies, len(errors)))
+    out.put((latencies, len(errors), time.process_time() - cpu))
 
 
 def http_load(
     port: int, requests: list[bytes], seconds: float, connections: int, clients: int
-) -> tuple[float, list[float], int]:
-    """calls/s, latencies and non-200 answers of ``connections`` connections in ``clients`` processes."""
+) -> tuple[float, list[float], int, float]:
+    """calls/s, latencies, non-200 answers and the load generators' CPU seconds of ``connections``
+    connections in ``clients`` processes."""
     shares = [requests[i::connections] for i in range(connections)]
     queue: multiprocessing.queues.Queue[Any] = multiprocessing.Queue()
     procs = [
@@ -166,14 +168,16 @@ def http_load(
         p.start()
     latencies: list[float] = []
     errors = 0
+    cpu = 0.0
     for _ in procs:
-        lat, err = queue.get()
+        lat, err, used = queue.get()
         latencies.extend(lat)
         errors += err
+        cpu += used
     elapsed = time.perf_counter() - started
     for p in procs:
         p.join()
-    return len(latencies) / elapsed, latencies, errors
+    return len(latencies) / elapsed, latencies, errors, cpu
 
 
 def free_port() -> int:
@@ -185,6 +189,76 @@ def free_port() -> int:
 def load_average() -> str:
     """The 1, 5 and 15 minute load averages, as ``uptime`` prints them."""
     return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_times(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of process ``pid`` so far, zeros if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0, 0.0
+    return int(fields[11]) / _TICK, int(fields[12]) / _TICK
+
+
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of process ``pid`` so far, 0 if it is gone."""
+    return sum(_proc_times(pid))
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (the uvicorn supervisor and its workers)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return [pid]
+    return [pid, *(p for c in children for p in _tree(int(c)))]
+
+
+def _postgres_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def _machine_busy() -> tuple[float, float]:
+    """Busy and total CPU seconds of the machine so far (/proc/stat, all cores)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / _TICK, sum(values) / _TICK
+
+
+class CpuMeter:
+    """CPU seconds of the server's processes, of PostgreSQL's and of the whole machine over a run.
+
+    PostgreSQL's figure sums every ``postgres`` process alive at both ends (the server's pooled
+    connections are; other databases' work on the machine counts too)."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+
+    def __enter__(self) -> CpuMeter:
+        self._server = {p: _proc_cpu(p) for p in _tree(self.server_pid)}
+        self._server_sys = {p: _proc_times(p)[1] for p in _tree(self.server_pid)}
+        self._pg = {p: _proc_cpu(p) for p in _postgres_pids()}
+        self._busy = _machine_busy()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pids = _tree(self.server_pid)
+        self.server = sum(_proc_cpu(p) - self._server.get(p, 0.0) for p in pids)
+        self.server_system = sum(_proc_times(p)[1] - self._server_sys.get(p, 0.0) for p in pids)
+        self.postgres = sum(_proc_cpu(p) - before for p, before in self._pg.items() if _proc_cpu(p))
+        busy, total = _machine_busy()
+        self.machine_busy = (busy - self._busy[0]) / max(total - self._busy[1], 1e-9)
 
 
 def load_registry(url: str, count: int, tmp: Path) -> tuple[str, Path]:
@@ -229,8 +303,8 @@ def bench_token(url: str) -> str:
     return token
 
 
-def sample(url: str, count: int) -> tuple[list[str], list[str]]:
-    """``count`` random (resident ID, name) pairs of the registry."""
+def sample(url: str, count: int) -> tuple[list[str], list[str], int]:
+    """``count`` random (resident ID, name) pairs of the registry, and its number of persons."""
     dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(dsn) as conn:
         total = conn.execute("SELECT count(*) FROM registry_persons").fetchone()
@@ -241,7 +315,7 @@ def sample(url: str, count: int) -> tuple[list[str], list[str]]:
             (percent, count),
         ).fetchall()
     random.Random(5).shuffle(rows)
-    return [r[0] for r in rows], [r[1] for r in rows]
+    return [r[0] for r in rows], [r[1] for r in rows], int(total[0])
 
 
 def main() -> None:
@@ -263,7 +337,7 @@ def main() -> None:
         if not kept:
             load_registry(url, args.count, Path(tmp))
         token = bench_token(url)
-        ids, names = sample(url, 20_000)
+        ids, names, persons = sample(url, 20_000)
         dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         print(f"load average {load_average()} before the runs", flush=True)
         base_rate, base_lat = baseline(dsn, ids, args.seconds, threads=args.connections)
@@ -317,7 +391,7 @@ def main() -> None:
             # Warm up every worker: imports, connections, prepared plans, the token cache.
             http_load(port, gets[:400], 3, args.connections, args.clients)
             report: dict[str, object] = {
-                "persons": args.count,
+                "persons": persons,  # as counted: with --reuse, --persons is not used
                 "connections": args.connections,
                 "clients": args.clients,
                 "workers": args.workers,
@@ -325,11 +399,24 @@ def main() -> None:
                 "baseline_p99_ms": round(percentile(base_lat, 0.99) * 1e3, 2),
             }
             for label, requests in (("lookup", gets), ("verify", posts)):
-                rate, lat, errors = http_load(port, requests, args.seconds, args.connections, args.clients)
+                with CpuMeter(server.pid) as cpu:
+                    rate, lat, errors, client_cpu = http_load(
+                        port, requests, args.seconds, args.connections, args.clients
+                    )
                 p50, p99 = percentile(lat, 0.5) * 1e3, percentile(lat, 0.99) * 1e3
+                calls = max(len(lat), 1)
+                per_call = {
+                    "server": cpu.server / calls * 1e3,
+                    "client": client_cpu / calls * 1e3,
+                    "postgres": cpu.postgres / calls * 1e3,
+                }
                 print(
                     f"{label:<17} {rate:>9,.0f} calls/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  "
-                    f"errors {errors}  (load average {load_average()})",
+                    f"errors {errors}  (load average {load_average()})\n"
+                    f"{'':<17} CPU ms per call: server {per_call['server']:.3f} "
+                    f"({cpu.server_system / max(cpu.server, 1e-9):.0%} system), load generator "
+                    f"{per_call['client']:.3f}, postgres {per_call['postgres']:.3f}; "
+                    f"machine busy {cpu.machine_busy:.0%}",
                     flush=True,
                 )
                 report |= {
@@ -338,6 +425,8 @@ def main() -> None:
                     f"{label}_p99_ms": round(p99, 2),
                     f"{label}_errors": errors,
                     f"{label}_meets": rate >= 3000 and p99 < 15,
+                    f"{label}_cpu_ms_per_call": {k: round(v, 3) for k, v in per_call.items()},
+                    f"{label}_machine_busy": round(cpu.machine_busy, 3),
                 }
             report["load_average"] = load_average()
             print(json.dumps(report))

@@ -23,7 +23,7 @@ from conftest import TEST_SECRET
 from factories import SYSTEM, make_department, make_token, make_user
 from zhengwu.accounts.models import ApiToken, Role
 from zhengwu.accounts.services import token_revoke
-from zhengwu.app import create_app
+from zhengwu.app import Platform, create_app
 from zhengwu.audit.models import AuditEvent
 from zhengwu.audit.services import audit_seal, audit_verify
 from zhengwu.config import load_settings
@@ -92,11 +92,9 @@ def committed(empty_database_url: str, tmp_path: Path) -> Iterator[Committed]:
 
 
 def _lean_of(app: FastAPI) -> RegistryHotPath:
-    """The app's lean-path middleware (built with the middleware stack on the first request)."""
-    layer: Any = app.middleware_stack
-    while not isinstance(layer, RegistryHotPath):
-        layer = layer.app
-    return layer
+    """The app's lean path (in front of the FastAPI stack)."""
+    assert isinstance(app, Platform) and isinstance(app.front, RegistryHotPath)
+    return app.front
 
 
 def _routes_only(committed: Committed) -> FastAPI:
