@@ -6,6 +6,7 @@ Domain commands live in each domain's ``cli.py`` and are attached here.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from zhengwu.registries.cli import registries_group
 from zhengwu.registries.credit.cli import credit_group
 from zhengwu.registries.geospatial.cli import geo_group
 from zhengwu.sharing.cli import sharing_group
+from zhengwu.web.server import OneWriteHttpToolsProtocol, run_workers
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -88,10 +90,14 @@ def db_current(state: CliState) -> None:
 @click.option("--host", help="Bind address (default from settings).")
 @click.option("--port", type=int, help="Port (default from settings).")
 @click.option("--workers", type=int, default=1, show_default=True)
+@click.option("--access-log/--no-access-log", default=True, show_default=True, help="One log line per call.")
 @pass_state
 @handle_errors
-def serve(state: CliState, host: str | None, port: int | None, workers: int) -> None:
-    """Apply migrations and serve the platform."""
+def serve(state: CliState, host: str | None, port: int | None, workers: int, access_log: bool) -> None:
+    """Apply migrations and serve the platform.
+
+    uvicorn with httptools, one socket write per answer; several workers each listen on their own socket
+    of the port, so connections spread over them (zhengwu.web.server)."""
     if host:
         state.overrides["host"] = host
     if port:
@@ -99,7 +105,11 @@ def serve(state: CliState, host: str | None, port: int | None, workers: int) -> 
     settings = state.settings()
     logging.basicConfig(level=settings.log_level)
     database = state.database(migrate=True)
-    app = create_app(settings, database=database)
+    options: dict[str, Any] = {
+        "http": OneWriteHttpToolsProtocol,
+        "log_level": settings.log_level.lower(),
+        "access_log": access_log,
+    }
     # Optional: due harvest sources run from a thread of this process (default: cron/timer instead).
     scheduler = (
         HarvestScheduler(database, timeout=settings.opendata_harvest_timeout_seconds).start()
@@ -107,9 +117,15 @@ def serve(state: CliState, host: str | None, port: int | None, workers: int) -> 
         else None
     )
     try:
-        uvicorn.run(
-            app, host=settings.host, port=settings.port, workers=workers, log_level=settings.log_level.lower()
-        )
+        if workers > 1:
+            # Each worker builds the app from the environment: pass the command line's settings there.
+            os.environ.update({f"ZHENGWU_{k.upper()}": str(v) for k, v in state.overrides.items()})
+            run_workers(
+                "zhengwu.app:create_app", host=settings.host, port=settings.port, workers=workers, **options
+            )
+        else:
+            app = create_app(settings, database=database)
+            uvicorn.run(app, host=settings.host, port=settings.port, **options)
     finally:
         if scheduler is not None:
             scheduler.stop()

@@ -271,10 +271,10 @@ def test_a_failed_access_record_means_no_answer(
             assert not lean.enabled
             return
 
-        async def broken(events: list[dict[str, Any]]) -> None:
-            raise OSError("disk full")
+        async def broken(sql: str, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            raise OSError("disk full")  # the group's statement, its access records with it, failed
 
-        monkeypatch.setattr(store.writer, "_insert", broken)
+        monkeypatch.setattr(store, "execute_group", broken)
         failed = client.get(url, headers=headers)
         assert failed.status_code == 500 and failed.json()["error"]["code"] == "internal"
         monkeypatch.undo()

@@ -4,8 +4,15 @@ past the current event-loop step, bytes in order; answers whole over a real sock
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 from starlette.types import Receive, Scope, Send
 
@@ -118,3 +125,42 @@ def test_answers_are_whole_over_a_real_socket() -> None:
             await task
 
     asyncio.run(scenario())
+
+
+def test_serve_with_workers_answers_and_stops(tmp_path: Path) -> None:
+    """`zhengwu serve --workers 2`: each worker on its own socket of the port, command line settings
+    passed to the workers, every connection answered, SIGTERM stops them all."""
+    port = free_port()
+    url = f"sqlite:///{tmp_path / 'serve.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZHENGWU_")}
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "zhengwu", "--data-dir", str(tmp_path), "--database-url", url),
+                *("serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2", "--no-access-log"),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                assert proc.poll() is None, log_path.read_text(encoding="utf-8")
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    assert time.monotonic() < deadline, "not healthy within 120 s"
+                    time.sleep(0.3)
+            workers = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+            assert len([p for p in workers if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]) >= 2
+            clients = [httpx.Client(base_url=f"http://127.0.0.1:{port}") for _ in range(8)]
+            for client in clients:  # eight connections, whichever worker took each
+                health = client.get("/healthz").json()
+                assert health["status"] == "ok" and health["database"] == "sqlite"
+                client.close()
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=40) == 0

@@ -131,6 +131,22 @@ def audit_values(
     return values
 
 
+def audit_values_variant(
+    values: dict[str, Any], *, outcome: str | None = None, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """``values`` of :func:`audit_values` with another ``outcome`` or ``details`` (same time, actor and
+    target), its content hash recomputed. For writers that decide between two records in SQL: the
+    registries' lean path records a lookup's outcome, or a verification's result, in the statement that
+    reads the row (:mod:`zhengwu.registries.hotstore`)."""
+    variant = dict(values)
+    if outcome is not None:
+        variant["outcome"] = outcome
+    if details is not None:
+        variant["details"] = _scrub(details)
+    variant["content_hash"] = _content_hash(variant)
+    return variant
+
+
 def audit_seal(db: Session, *, limit: int = 10_000) -> int:
     """Chain committed, unsealed records in id order; returns how many were sealed.
 

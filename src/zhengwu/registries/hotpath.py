@@ -34,6 +34,7 @@ from typing import Any, Final
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zhengwu.accounts.permissions import require_roles
+from zhengwu.audit.services import audit_values, audit_values_variant
 from zhengwu.db import Database
 from zhengwu.errors import ZhengwuError
 from zhengwu.identifiers import validate_resident_id, validate_uscc
@@ -132,27 +133,30 @@ class RegistryHotPath:
             require_roles(actor, *READ_ROLES)
             if may_see_clear(actor):
                 raise _Delegate  # clear answers carry family links: the full service builds them
-            if registry == "population":
-                key = validate_resident_id(key)
-                row = await store.person(key)
-                target, action = "person", "registries.person.lookup"
-            else:
-                key = validate_uscc(key)
-                row = await store.entity(key)
-                target, action = "entity", "registries.entity.lookup"
-            await store.record(
+            person = registry == "population"
+            key = validate_resident_id(key) if person else validate_uscc(key)
+            found = audit_values(
                 actor=actor,
-                action=action,
-                target_type=target,
+                action="registries.person.lookup" if person else "registries.entity.lookup",
+                target_type="person" if person else "entity",
                 target_id=key,
-                outcome="success" if row is not None else "failure",
                 details={"as_of": None},
             )
+            # The record of an unknown key says so; the statement writes the one that applies.
+            row, recorded = await store.read_recorded(
+                "person.lookup" if person else "entity.lookup",
+                key,
+                name=None,
+                yes=found,
+                no=audit_values_variant(found, outcome="failure"),
+            )
+            if recorded != (row is not None):
+                raise RuntimeError(f"access record says found={recorded} for {key}")
             if row is None:
-                raise not_found(Registry.POPULATION if registry == "population" else Registry.ENTITIES)
+                raise not_found(Registry.POPULATION if person else Registry.ENTITIES)
             out = (
                 person_out(row, clear=False)
-                if registry == "population"
+                if person
                 else entity_out(row, representative_name=row.representative_name, clear=False)
             )
             await self._send(send, 200, out.model_dump_json().encode())
@@ -181,17 +185,30 @@ class RegistryHotPath:
             store = await self._store_for_loop()
             actor = await store.actor_for_token(raw, ip=_client_ip(scope))
             require_roles(actor, *VERIFY_ROLES)
+            person = isinstance(parsed, PersonVerifyIn)
             if isinstance(parsed, PersonVerifyIn):
                 key = validate_resident_id(parsed.resident_id)
-                match = person_matches(await store.person(key), parsed.name)
-                target, action = "person", "registries.person.verify"
             else:
                 key = validate_uscc(parsed.uscc)
-                match = entity_matches(await store.entity(key), parsed.name)
-                target, action = "entity", "registries.entity.verify"
-            await store.record(
-                actor=actor, action=action, target_type=target, target_id=key, details={"match": match}
+            matched = audit_values(
+                actor=actor,
+                action="registries.person.verify" if person else "registries.entity.verify",
+                target_type="person" if person else "entity",
+                target_id=key,
+                details={"match": True},
             )
+            # The statement decides with the services' rule in SQL and records that result; the answer
+            # is the rule in Python, and the two must agree.
+            row, recorded = await store.read_recorded(
+                "person.verify" if person else "entity.verify",
+                key,
+                name=parsed.name.strip(),
+                yes=matched,
+                no=audit_values_variant(matched, details={"match": False}),
+            )
+            match = person_matches(row, parsed.name) if person else entity_matches(row, parsed.name)
+            if match != recorded:
+                raise RuntimeError(f"access record says match={recorded} for {key}")
             await self._send(send, 200, _MATCH[match])
         except ZhengwuError as exc:
             await self._error(scope, send, exc)

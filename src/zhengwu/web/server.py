@@ -10,22 +10,30 @@ step, whichever comes first: a head and a body sent in the same step (every comp
 is in one message) leave in one write; nothing waits longer than one loop step, and the order of the bytes
 never changes.
 
-:data:`SINGLE_ACCEPT_ENV` balances connections between worker processes: by default the first libuv loop
-to wake accepts every pending connection of the shared socket, so a burst of keep-alive connections (a
-load generator, a proxy's pool) can land 12 to 4 on two workers and leave one worker the bottleneck while
-the other idles (measured: 6,728 against 1,718 calls in one run). With ``UV_TCP_SINGLE_ACCEPT=1`` libuv
-accepts one connection per wake-up and yields, which spreads them (3,004 against 2,681).
+:func:`run_workers` runs several worker processes, each with **its own listening socket** on the same port
+(``SO_REUSEPORT``), so the kernel spreads new connections over the workers by their address hash. With
+uvicorn's own ``--workers`` every worker waits on one shared socket, and the first libuv loop to wake
+accepts every pending connection: a burst of keep-alive connections (a load generator, a proxy's pool)
+then lands 13 to 3 or 11 to 5 on two workers (measured: 6,728 against 1,718 and 6,704 against 2,910 calls
+in 5 s), and the busier worker is the bottleneck while the other idles. (libuv's ``UV_TCP_SINGLE_ACCEPT``
+switch, the usual remedy, is gone from the libuv that uvloop bundles.)
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Final
+import logging
+import multiprocessing
+import signal
+import socket
+import time
+from types import FrameType
+from typing import Any
 
+import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-#: libuv's switch for accepting one connection per wake-up (see the module docstring).
-SINGLE_ACCEPT_ENV: Final = {"UV_TCP_SINGLE_ACCEPT": "1"}
+log = logging.getLogger("zhengwu.web.server")
 
 
 class _OneWriteTransport:
@@ -80,3 +88,65 @@ class OneWriteHttpToolsProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         # Flow control and the addresses keep the real transport; requests and answers use the wrapper.
         self.transport = _OneWriteTransport(transport, self.loop)  # type: ignore[assignment]
+
+
+def _listen_socket(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def _worker(app: str, host: str, port: int, options: dict[str, Any]) -> None:
+    """One worker process: its own socket on the shared port, uvicorn serving ``app`` (a factory)."""
+    sock = _listen_socket(host, port)
+    config = uvicorn.Config(app, factory=True, host=host, port=port, **options)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def run_workers(app: str, *, host: str, port: int, workers: int, **options: Any) -> None:
+    """Serve ``app`` (``"module:factory"``) with ``workers`` uvicorn processes on ``host:port``, each on
+    its own ``SO_REUSEPORT`` socket (see the module docstring); ``options`` go to :class:`uvicorn.Config`.
+
+    A worker that dies is started again; SIGINT or SIGTERM stops every worker (each finishes its calls in
+    flight, as uvicorn does on shutdown) and returns."""
+    if port == 0:
+        raise ValueError("several workers need a fixed port")
+    _listen_socket(host, port).close()  # the port is free (or ours already): fail here, not in each worker
+    context = multiprocessing.get_context("spawn")
+    stopping = False
+
+    started: dict[int | None, float] = {}
+
+    def start() -> multiprocessing.process.BaseProcess:
+        process = context.Process(target=_worker, args=(app, host, port, options), daemon=False)
+        process.start()
+        started[process.pid] = time.monotonic()
+        return process
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    processes = [start() for _ in range(workers)]
+    try:
+        while not stopping:
+            time.sleep(0.2)
+            for i, process in enumerate(processes):
+                if not process.is_alive() and not stopping:
+                    if time.monotonic() - started[process.pid] < 10:  # it cannot start: do not loop
+                        raise RuntimeError(f"worker exited with {process.exitcode} right after starting")
+                    log.error("worker %s exited with %s; starting another", process.pid, process.exitcode)
+                    processes[i] = start()
+    finally:
+        for process in processes:
+            if process.is_alive() and process.pid is not None:
+                process.terminate()  # SIGTERM: uvicorn's graceful shutdown
+        for process in processes:
+            process.join(30)
+            if process.is_alive():
+                process.kill()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
