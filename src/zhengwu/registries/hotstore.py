@@ -66,6 +66,11 @@ log = logging.getLogger("zhengwu.registries.hotpath")
 TOKEN_TTL: Final = 5.0
 #: Connections per worker process (group statements, token checks).
 POOL_SIZE: Final = 4
+#: Group statements of one kind in flight at once per worker process. One: a group forms while the
+#: previous one runs (larger groups, less CPU per call). Two lets a group's statement start while the
+#: previous one waits for its flush (PostgreSQL then flushes both in one go), but costs more CPU per
+#: call in smaller groups: no faster on the 2-core machine where CPU is the limit (docs/benchmarks.md).
+GROUP_CONCURRENCY: Final = 1
 _TOKEN_CACHE_MAX: Final = 10_000
 # last_used_at is accurate to the minute, as in token_authenticate.
 _LAST_USED_EVERY: Final = dt.timedelta(minutes=1)
@@ -166,19 +171,20 @@ class _GroupStatement:
     driver, the round trip and the flushed commit is shared by the group.
     """
 
-    def __init__(self, store: HotStore, name: str) -> None:
+    def __init__(self, store: HotStore, name: str, concurrency: int) -> None:
         self._store = store
         self._sql, self._column = _STATEMENTS[name]
         self._pending: list[tuple[dict[str, Any], asyncio.Future[tuple[SimpleNamespace | None, bool]]]] = []
-        self._busy = False
+        self._concurrency = concurrency
+        self.running = 0
 
     async def run(self, call: dict[str, Any]) -> tuple[SimpleNamespace | None, bool]:
         """The row of the call's key (None if absent; shared with other calls for the same key: read it,
         do not change it) and whether its "yes" record was written, once that record is committed."""
         future: asyncio.Future[tuple[SimpleNamespace | None, bool]] = self._store.loop.create_future()
         self._pending.append((call, future))
-        if not self._busy:
-            self._busy = True
+        if self.running < self._concurrency:
+            self.running += 1
             self._store.loop.create_task(self._drain())
         return await future
 
@@ -204,7 +210,7 @@ class _GroupStatement:
                     if not future.done():
                         future.set_result((found[key], bool(row["_yes"])))
         finally:
-            self._busy = False
+            self.running -= 1
 
 
 class HotStore:
@@ -220,6 +226,7 @@ class HotStore:
         pool_size: int = POOL_SIZE,
         token_ttl: float = TOKEN_TTL,
         durable: bool = False,
+        group_concurrency: int = GROUP_CONCURRENCY,
     ) -> None:
         self._conninfo = conninfo
         self._pool_size = pool_size
@@ -228,7 +235,7 @@ class HotStore:
         self._idle: asyncio.Queue[psycopg.AsyncConnection[dict[str, Any]] | None] = asyncio.Queue()
         self._tokens: dict[bytes, _CachedToken] = {}
         self.loop = asyncio.get_running_loop()
-        self._groups = {name: _GroupStatement(self, name) for name in _STATEMENTS}
+        self._groups = {name: _GroupStatement(self, name, group_concurrency) for name in _STATEMENTS}
         self._in_flight = 0
 
     @classmethod
@@ -349,7 +356,7 @@ class HotStore:
     async def aclose(self) -> None:
         """Wait for the statements in flight (their calls are answered), then close every connection."""
         deadline = self.loop.time() + 10.0  # a statement hung on a dead server must not block shutdown
-        while self._in_flight or any(group._busy for group in self._groups.values()):
+        while self._in_flight or any(group.running for group in self._groups.values()):
             if self.loop.time() > deadline:
                 log.error("closing the registries' lean path with statements still in flight")
                 break
