@@ -9,7 +9,15 @@ from sqlalchemy.orm import Session
 from factories import SYSTEM, actor_of, make_department, make_user
 from zhengwu.accounts.models import Role
 from zhengwu.audit.models import AuditEvent
-from zhengwu.audit.services import audit_list, audit_record, audit_seal, audit_verify, content_hash_of
+from zhengwu.audit.services import (
+    audit_list,
+    audit_record,
+    audit_seal,
+    audit_values,
+    audit_values_variant,
+    audit_verify,
+    content_hash_of,
+)
 from zhengwu.errors import PermissionDenied
 
 
@@ -88,3 +96,27 @@ def test_only_auditors_and_admins_read_the_trail(db: Session) -> None:
     assert page.total >= 2
     assert all(e["action"].startswith("user.") for e in page.events)
     assert db.scalar(select(AuditEvent).where(AuditEvent.action == "user.create")) is not None
+
+
+def test_a_variant_is_the_same_record_with_its_own_hash(db: Session) -> None:
+    values = audit_values(
+        actor=SYSTEM,
+        action="registries.person.verify",
+        target_type="person",
+        target_id="x",
+        details={"match": True},
+    )
+    variant = audit_values_variant(values, details={"match": False, "token": "secret"})
+    failed = audit_values_variant(values, outcome="failure")
+    assert variant["occurred_at"] == values["occurred_at"] and variant["details"] == {
+        "match": False,
+        "token": "***",
+    }
+    assert values["details"] == {"match": True}  # the original is untouched
+    assert failed["outcome"] == "failure" and failed["details"] == values["details"]
+    assert len({values["content_hash"], variant["content_hash"], failed["content_hash"]}) == 3
+    for fields in (values, variant, failed):  # each hash is the one the verifier recomputes
+        db.add(AuditEvent(**fields))
+    db.flush()
+    assert audit_seal(db) == 3
+    assert audit_verify(db).ok
