@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -197,6 +198,18 @@ def test_rate_limit_answers_429_with_retry_after(exchange: Exchange) -> None:
     assert [a.status_code for a in answers] == [200, 200, 429]
     refused(exchange, answers[2], 429, "Client.RateLimitExceeded")
     assert answers[2].headers["retry-after"] == "2"
+
+
+def test_workers_sharing_the_limits_file_share_one_allowance(exchange: Exchange, tmp_path: Path) -> None:
+    # Two gateways as two workers of one host (`zhengwu gateway --workers 2`): a burst of 2 in all.
+    config = GatewayConfig(
+        instance=INSTANCE, default_limits=Limits(0.01, 2, None), limits_path=tmp_path / "limits.bin"
+    )
+    first, second = Gateway(exchange.database, config), Gateway(exchange.database, config)
+    with TestClient(first) as a, TestClient(second) as b:
+        answers = [c.get(exchange.path("open", "/org/1"), headers=exchange.headers()) for c in (a, b, a, b)]
+    assert [r.status_code for r in answers] == [200, 200, 429, 429]
+    refused(exchange, answers[3], 429, "Client.RateLimitExceeded")
 
 
 def test_revoked_grant_stops_after_the_cache_ttl(

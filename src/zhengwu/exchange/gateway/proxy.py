@@ -34,6 +34,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote
 
@@ -45,7 +46,7 @@ from zhengwu.db import Database, utcnow
 from zhengwu.errors import ConfigurationError, NotAuthenticated, NotFound, PermissionDenied, ZhengwuError
 from zhengwu.exchange.gateway import certificates, services
 from zhengwu.exchange.gateway.cache import TTLCache
-from zhengwu.exchange.gateway.limits import Limiter
+from zhengwu.exchange.gateway.limits import Limiter, RateLimiter, SharedLimiter
 from zhengwu.exchange.gateway.metrics import CONTENT_TYPE, GatewayMetrics
 from zhengwu.exchange.gateway.protocol import (
     MAX_ID_HEADER,
@@ -128,6 +129,9 @@ class GatewayConfig:
     head_interval: float = 60.0
     # The writer process's socket (``zhengwu gateway``); None: an in-process writer thread.
     log_socket: str | None = None
+    # The file every worker of this host counts per-grant limits in (``zhengwu.ratelimit.SharedLimiter``);
+    # None: each process counts on its own.
+    limits_path: Path | None = None
 
 
 @dataclass
@@ -186,7 +190,9 @@ class Gateway:
         self.database = database
         self.config = config
         self.metrics = GatewayMetrics()
-        self.limiter = Limiter()
+        self.limiter: RateLimiter = (
+            SharedLimiter(config.limits_path) if config.limits_path is not None else Limiter()
+        )
         self._auth = TTLCache(config.auth_ttl)
         self._directory = TTLCache(config.directory_ttl)
         self._access = TTLCache(config.grant_ttl)
@@ -243,6 +249,9 @@ class Gateway:
         if self._writer is not None and self._own_writer:
             await asyncio.to_thread(self._writer.close)
             self._writer = None
+        if isinstance(self.limiter, SharedLimiter):
+            self.limiter.close()
+            self.limiter = Limiter()
             if self._writer_db is not None and self._writer_db is not self.database:
                 self._writer_db.dispose()
 
