@@ -193,6 +193,8 @@ def test_list_search_filter_and_pages_published_only(credit: Credit, client: Tes
     assert name["count"] == 1 and name["results"][0]["subject_name"] == credit.entities[1].name
     for params, code in (
         ({"query.ID": INVALID_USCC}, "credit.subject.invalid"),
+        ({"search": INVALID_USCC}, "credit.subject.invalid"),
+        ({"search": "110105194912310021"}, "credit.subject.invalid"),
         ({}, "credit.search.empty"),
         ({"search": uscc, "query.amount_yuan": "1000"}, "govstack.filter"),
         ({"search": uscc, "query.kind": "fine"}, "govstack.filter.kind"),

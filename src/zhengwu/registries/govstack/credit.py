@@ -8,11 +8,11 @@ repairs, "as of") stays on the credit registry's own API and pages.
 
 * list: 双公示 records as :func:`~zhengwu.registries.credit.services.record_search` finds them (published
   only, persons never by name). ``search`` (or ``query.ID`` / ``query.subject_id``) is a resident ID
-  or USCC, or the beginning of an entity's name (``query.subject_name``); ``query.kind`` is
-  ``licensing`` or ``penalty``. A search is needed, as on the registry's own search. Newest decision
-  first (``ordering`` may say ``descending`` or ``-decision_date``). A result's ``ID`` is the subject's
-  key (masked for persons unless the caller sees personal data in clear), the one ``read`` takes; the
-  record's own number is ``id``.
+  or USCC (an invalid one answers 400 with the reason), or the beginning of an entity's name
+  (``query.subject_name``); ``query.kind`` is ``licensing`` or ``penalty``. A search is needed, as on
+  the registry's own search. Newest decision first (``ordering`` may say ``descending`` or
+  ``-decision_date``). A result's ``ID`` is the subject's key (masked for persons unless the caller
+  sees personal data in clear), the one ``read`` takes; the record's own number is ``id``.
 * ``exists`` / ``read``: by subject, ``{"ID": <USCC or resident ID>}`` (``subject_id`` is the same;
   no other field: querying by other fields would let a caller probe what it may not see). ``read``
   answers the subject's published profile as
@@ -31,6 +31,7 @@ purpose; reads of a person's credit data (profile, ``exists``, search by the per
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
 from sqlalchemy import or_, select
@@ -58,6 +59,8 @@ QUERY_FIELDS: Final = {"ID", "subject_id"}
 #: The fields a list may filter by.
 FILTER_FIELDS: Final = {"ID", "subject_id", "subject_name", "kind"}
 ORDERINGS: Final = (None, "", "descending", "-decision_date")
+# 18 letters and digits: meant as a USCC or resident ID (entity names are Chinese), so checked as one.
+_CODE_LIKE: Final = re.compile(r"[0-9A-Za-z]{18}")
 
 
 def _not_found() -> NotFound:
@@ -184,6 +187,8 @@ def credit_list(
             field="query.kind",
         )
     key = filters.get("ID") or filters.get("subject_id")
+    if not key and search and _CODE_LIKE.fullmatch(search.strip()):
+        key = search
     # An ID filter must be a valid code (400 with the reason), not fall back to a name prefix.
     q = subject_key(key).subject_id if key else filters.get("subject_name") or search
     found = record_search(
