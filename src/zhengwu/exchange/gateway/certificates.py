@@ -205,7 +205,9 @@ def subsystem_security_list(db: Session, *, actor: Actor, instance: str) -> list
         certificates.setdefault(row.subsystem_id, []).append(row)
     required = set(
         db.scalars(
-            select(GatewaySubsystemAuth.subsystem_id).where(GatewaySubsystemAuth.require_client_cert.is_(True))
+            select(GatewaySubsystemAuth.subsystem_id).where(
+                GatewaySubsystemAuth.require_client_cert.is_(True)
+            )
         )
     )
     out = []
