@@ -160,7 +160,11 @@ class HttpConnection(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self._reject(400, "protocol upgrades are not supported")
+            # No protocol switch here: the request is answered as plain HTTP (a server may ignore
+            # Upgrade), and the connection closes after it, since the parser stops at this point.
+            self.closing = True
+            if not self.busy and not self.queue:
+                self._close()
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__
             if isinstance(cause, _Reject):
@@ -272,10 +276,11 @@ class HttpConnection(asyncio.Protocol):
         self.current = None
         self.queue.clear()
         self.closing = True
+        # In the shape of an X-Road error (this server exists for the gateway); it never reached the app,
+        # so it has no X-Road-Id and no message log record: like uvicorn's own 400, it is not a call.
         body = json.dumps({"type": "Client.BadRequest", "message": message, "detail": ""}).encode()
-        answer = (
-            _head(status, [(b"content-type", b"application/json")], len(body), False, self.server.date) + body
-        )
+        headers = [(b"content-type", b"application/json"), (b"x-road-error", b"Client.BadRequest")]
+        answer = _head(status, headers, len(body), True, self.server.date) + body
         if self.busy:
             # The answer in progress goes first; this one follows it, then the connection closes.
             self.pending_reject = answer
@@ -391,7 +396,7 @@ class _Cycle:
                 self.keep_alive = False
                 body = b"Internal Server Error"
                 await self._write(
-                    _head(500, [(b"content-type", b"text/plain")], len(body), False, conn.server.date) + body
+                    _head(500, [(b"content-type", b"text/plain")], len(body), True, conn.server.date) + body
                 )
                 self.finished = True
         if not self.finished:
