@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,24 +17,40 @@ from typing import IO
 
 import httpx
 
-
-# Ports for servers started by tests come from a slice per xdist worker, below the kernel's ephemeral
-# range. A kernel-assigned port (bind to 0) is free only at that moment: a demo that seeds for a minute
-# before it binds left the port open for another worker's server to take, and the test then stopped its
-# own demo while talking to someone else's. Disjoint slices make that impossible.
-_SLICE = 1000
+# Ports for servers started by tests come from a slice of their own per test process, below the kernel's
+# ephemeral range. A kernel-assigned port (bind to 0) is free only at that moment: a demo that seeds for
+# a minute before it binds left its port open for another worker's server to take, and the test then
+# stopped its own demo while talking to someone else's. A process claims its slice with a lock file it
+# holds until it exits, so other xdist workers and other test runs on the same machine (a developer's
+# and a helper's) never hand out the same ports.
+_SLICE = 500
 _FIRST_PORT = 20000
+_SLICES = 24  # 20000..31999, below 32768 where Linux's ephemeral range starts
+_LOCK_DIR = Path(tempfile.gettempdir()) / "zhengwu-test-ports"
+_claimed: list[int] = []  # [slice's first port, lock file descriptor] once claimed
 _next_port = itertools.count()
 
 
-def _worker_index() -> int:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    return int(worker.removeprefix("gw")) if worker.removeprefix("gw").isdigit() else 0
+def _slice_base() -> int:
+    if not _claimed:
+        _LOCK_DIR.mkdir(exist_ok=True)
+        for i in range(_SLICES):
+            fd = os.open(_LOCK_DIR / f"slice-{i}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            _claimed.extend([_FIRST_PORT + i * _SLICE, fd])
+            break
+        else:
+            raise AssertionError(f"all {_SLICES} port slices are held by other test processes")
+    return _claimed[0]
 
 
 def free_port() -> int:
-    """A loopback port no other test worker will hand out, and that nothing listens on right now."""
-    base = _FIRST_PORT + _worker_index() * _SLICE
+    """A loopback port no other test process hands out, and that nothing listens on right now."""
+    base = _slice_base()
     for _ in range(_SLICE):
         port = base + next(_next_port) % _SLICE
         with socket.socket() as s:

@@ -601,7 +601,7 @@ class Gateway:
                 500, "ServerProxy", "NetworkError", f"cannot reach the provider's service: {exc}"
             ) from exc
         finally:
-            self.metrics.upstream.labels(call.service_label).observe(time.perf_counter() - began)
+            self.metrics.observe_upstream(call.service_label, time.perf_counter() - began)
         if response.status == 401:
             # Only the gateway authenticates to the upstream: a 401 is the platform's fault, not the
             # consumer's (missing or stale upstream credential), so it is a Server. error.
