@@ -17,14 +17,24 @@ from zhengwu.db import Database, upgrade
 from zhengwu.errors import ValidationError
 from zhengwu.exchange.logwriter import (
     LogWriterClient,
+    PgLog,
     _iso_us,
     decode_entry,
+    decode_fields,
     encode_entry,
     fast_leaf,
     spawn_writer,
+    writer_database,
 )
 from zhengwu.exchange.merkle import SM3
-from zhengwu.exchange.messagelog import LogEntry, LoggedCall, leaf_bytes, messagelog_body_key, record_fields
+from zhengwu.exchange.messagelog import (
+    LogEntry,
+    LoggedCall,
+    leaf_bytes,
+    messagelog_append,
+    messagelog_body_key,
+    record_fields,
+)
 from zhengwu.exchange.models import ExchangeLogRecord
 from zhengwu.exchange.verify import messagelog_verify
 
@@ -236,3 +246,28 @@ def test_fast_leaf_is_the_leaf_of_the_record(
     if texts[5] is not None:
         payload["purpose"] = texts[5]
     assert fast_leaf(payload) == leaf_bytes(row)
+
+
+def test_pg_batch_rereads_the_counter_after_another_writer(empty_database_url: str) -> None:
+    """The one-statement batch inserts nothing if another writer moved the counter, then retries."""
+    if not empty_database_url.startswith("postgresql"):
+        pytest.skip("the writer's one-statement batch is the PostgreSQL path")
+    database = Database.from_url(empty_database_url)
+    upgrade(database.engine)
+    pg = PgLog(writer_database(database), None)
+    try:
+        first = pg.write([decode_fields(encode_entry(i, _entry(i))[4:]) for i in range(3)])
+        with database.session() as db:
+            other = messagelog_append(db, _entry(100))  # another writer, e.g. the platform's thread
+        again = pg.write([decode_fields(encode_entry(i, _entry(i, grant_id=5))[4:]) for i in range(3, 5)])
+    finally:
+        pg.close()
+    assert [i for i, _ in first] == [0, 1, 2] and other.leaf_index == 3
+    assert [i for i, _ in again] == [4, 5]
+    with database.session() as db:
+        stored = {r.leaf_index: r for r in db.scalars(select(ExchangeLogRecord))}
+        assert sorted(stored) == [0, 1, 2, 3, 4, 5]
+        for index, leaf_hash in first + again:
+            assert SM3.hash_leaf(leaf_bytes(record_fields(stored[index]))) == leaf_hash
+        assert messagelog_verify(db).ok
+    database.dispose()
