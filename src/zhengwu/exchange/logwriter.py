@@ -212,27 +212,33 @@ def writer_database(database: Database) -> Database:
 _COLUMNS = (
     "leaf_index", "xroad_id", "request_id", "client_id", "service_id", "user_id", "issue", "grant_id",
     "purpose", "started_at", "finished_at", "http_status", "error_type", "request_size", "response_size",
-    "request_hash", "response_hash", "request_body", "response_body",
+    "request_hash", "response_hash",
 )  # fmt: skip
 _TYPES = (
     "bigint", "text", "text", "text", "text", "text", "text", "bigint", "text", "timestamptz", "timestamptz",
-    "integer", "text", "bigint", "bigint", "text", "text", "bytea", "bytea",
+    "integer", "text", "bigint", "bigint", "text", "text",
 )  # fmt: skip
-_ARRAYS = ", ".join(f"%({c})s::{t}[]" for c, t in zip(_COLUMNS, _TYPES, strict=True))
+_RECORDSET = ", ".join(f"{c} {t}" for c, t in zip(_COLUMNS, _TYPES, strict=True))
 #: One statement, so one round trip (and, in autocommit, one commit) per batch: the counter moves by the
 #: batch size only if it still is where this writer left it (else nothing is inserted and the writer
-#: reads it again: another writer wrote in between), then the records and leaves from arrays.
+#: reads it again: another writer wrote in between), then the records and leaves. The rows travel as
+#: one JSON array of the leaves' own objects (plus the leaf hash and stored bodies in hex): orjson
+#: writes it in C and PostgreSQL reads it in C; psycopg's array parameters were 40 % of the writer's CPU.
 _BATCH_SQL = f"""
 WITH counter AS (
     UPDATE exchange_log_counter SET next_leaf_index = next_leaf_index + %(n)s
     WHERE id = 1 AND next_leaf_index = %(start)s RETURNING next_leaf_index
+), batch AS MATERIALIZED (
+    SELECT * FROM json_to_recordset(%(rows)s::json)
+        AS r({_RECORDSET}, request_body text, response_body text, leaf_hash text)
 ), records AS (
-    INSERT INTO exchange_log_records (logged_at, {", ".join(_COLUMNS)})
-    SELECT %(logged_at)s::timestamptz, u.* FROM unnest({_ARRAYS}) AS u
-    WHERE EXISTS (SELECT 1 FROM counter)
+    INSERT INTO exchange_log_records (logged_at, {", ".join(_COLUMNS)}, request_body, response_body)
+    SELECT %(logged_at)s::timestamptz, {", ".join(_COLUMNS)}, decode(request_body, 'hex'),
+        decode(response_body, 'hex')
+    FROM batch WHERE EXISTS (SELECT 1 FROM counter)
 )
 INSERT INTO exchange_log_leaves (leaf_index, leaf_hash)
-SELECT * FROM unnest(%(leaf_index)s::bigint[], %(leaf_hash)s::bytea[]) WHERE EXISTS (SELECT 1 FROM counter)
+SELECT leaf_index, decode(leaf_hash, 'hex') FROM batch WHERE EXISTS (SELECT 1 FROM counter)
 """  # noqa: S608 - column names and types are the constants above; values are parameters
 _COUNTER_SQL = "SELECT next_leaf_index FROM exchange_log_counter WHERE id = 1"
 _SECONDS: dict[int, str] = {}
@@ -328,9 +334,8 @@ class PgLog:
         body_key = self.body_key
         prepared = []
         for _, started, finished, status, grant_id, *values in batch:
-            xroad_id, request_id, client_id, service_id, user_id, issue, purpose, error_type, req, resp = (
-                values
-            )
+            (xroad_id, request_id, client_id, service_id, user_id, issue, purpose, error_type, req,
+             resp) = values  # fmt: skip
             stored_req = stored_resp = req_sm3 = resp_sm3 = None
             if body_key is not None:
                 aad = request_id.encode()
@@ -350,12 +355,12 @@ class PgLog:
         self, prepared: list[tuple[Any, ...]], start: int
     ) -> tuple[dict[str, Any], list[tuple[int, bytes]]]:
         logged = utcnow().isoformat(timespec="microseconds")
-        columns: list[list[Any]] = [[] for _ in _COLUMNS]
+        rows: list[dict[str, Any]] = []
         leaves: list[tuple[int, bytes]] = []
         for n, row in enumerate(prepared):
             (xroad_id, request_id, client_id, service_id, user_id, issue, grant_id, purpose, started,
-             finished, status, error_type, req_size, resp_size, req_hash, resp_hash, _stored_req,
-             _stored_resp, req_sm3, resp_sm3) = row  # fmt: skip
+             finished, status, error_type, req_size, resp_size, req_hash, resp_hash, stored_req,
+             stored_resp, req_sm3, resp_sm3) = row  # fmt: skip
             index = start + n
             payload = {
                 "v": LEAF_FORMAT, "leaf_index": index, "logged_at": logged, "xroad_id": xroad_id,
@@ -369,11 +374,20 @@ class PgLog:
                 payload["grant_id"] = grant_id
             if purpose is not None:
                 payload["purpose"] = purpose
-            leaves.append((index, sm3_hash(LEAF_PREFIX + fast_leaf(payload))))
-            for column, value in zip(columns, (index, *row[:18]), strict=True):
-                column.append(value)
-        params: dict[str, Any] = dict(zip(_COLUMNS, columns, strict=True))
-        params.update(n=len(prepared), start=start, logged_at=logged, leaf_hash=[h for _, h in leaves])
+            leaf_hash = sm3_hash(LEAF_PREFIX + fast_leaf(payload))
+            leaves.append((index, leaf_hash))
+            # The same object carries the row (json_to_recordset ignores the leaf-only keys).
+            payload["leaf_hash"] = leaf_hash.hex()
+            if stored_req is not None:
+                payload["request_body"] = stored_req.hex()
+                payload["response_body"] = stored_resp.hex()
+            rows.append(payload)
+        params = {
+            "n": len(prepared),
+            "start": start,
+            "logged_at": logged,
+            "rows": orjson.dumps(rows).decode("utf-8"),
+        }
         return params, leaves
 
 
