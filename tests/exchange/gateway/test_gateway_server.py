@@ -286,3 +286,25 @@ def test_graceful_shutdown_finishes_the_answer_in_progress() -> None:
     assert app.events == ["lifespan.startup", "lifespan.shutdown"]
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{server.port}/", timeout=2)
+
+
+def test_head_has_no_body_and_http10_keep_alive_is_announced(echo: tuple[LeanThread, EchoApp]) -> None:
+    server, _ = echo
+    with connect(server) as sock:
+        sock.sendall(b"HEAD /h HTTP/1.1\r\nHost: t\r\n\r\nGET /after HTTP/1.1\r\nHost: t\r\n\r\n")
+        buffer = bytearray()
+        # The HEAD answer carries no body (and no length the server cannot know): the next answer follows.
+        while b"\r\n\r\n" not in buffer:
+            buffer += sock.recv(65536)
+        head, _, rest = bytes(buffer).partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200") and b"content-length" not in head
+        buffer[:] = rest
+        assert read_answer(sock, buffer)[2] == b"GET /after  "
+    with connect(server) as sock:
+        sock.sendall(b"GET /k HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        buffer = bytearray()
+        status, headers, _ = read_answer(sock, buffer)
+        assert status == 200 and headers["connection"] == "keep-alive"
+        sock.sendall(b"GET /k2 HTTP/1.0\r\n\r\n")
+        assert read_answer(sock, buffer)[2] == b"GET /k2  "
+        assert closed(sock)

@@ -434,7 +434,8 @@ class _Cycle:
             raise RuntimeError("http.response.body outside a response")
         body = bytes(message.get("body", b""))
         more = bool(message.get("more_body", False))
-        if self.request.method == "HEAD" or self.status in (204, 304) or 100 <= self.status < 200:
+        bodiless = self.request.method == "HEAD" or self.status in (204, 304) or 100 <= self.status < 200
+        if bodiless:
             body = b""
         if not self.head_sent:
             self.head_sent = True
@@ -444,7 +445,11 @@ class _Cycle:
                     length = int(value)
                     break
             headers = self.headers
-            if length is None:
+            if self.request.version == "1.0" and self.keep_alive:
+                headers = [*headers, (b"connection", b"keep-alive")]
+            if length is None and bodiless:
+                length = -2  # no length to announce (HEAD: unknown here; 204/304/1xx: none allowed)
+            elif length is None:
                 if more:
                     self.chunked = True
                     headers = [*headers, (b"transfer-encoding", b"chunked")]

@@ -198,6 +198,7 @@ class UpstreamPool:
         self._busy: dict[tuple[str, str, int], int] = {}
         self._queued: dict[tuple[str, str, int], deque[asyncio.Future[None]]] = {}
         self._inflight: set[_Conn] = set()
+        self._bases: dict[str, tuple[tuple[str, str, int], str]] = {}
         self._ticker: asyncio.TimerHandle | None = None
         self._ssl: ssl.SSLContext | None = None
         self._closed = False
@@ -223,13 +224,7 @@ class UpstreamPool:
         timeout: float,
     ) -> UpstreamResponse:
         """Send one request and read the whole answer within ``timeout`` seconds."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise UpstreamFailure(f"unsupported upstream URL scheme {parts.scheme!r}")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        origin = (parts.scheme, parts.hostname, port)
-        target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
-        host = parts.netloc.rsplit("@", 1)[-1]
+        origin, host, target = self._split(url)
         lines = [f"{method} {target} HTTP/1.1", f"host: {host}"]
         lines += [f"{k}: {v}" for k, v in headers]
         if body or method in ("POST", "PUT", "PATCH"):
@@ -245,6 +240,31 @@ class UpstreamPool:
                 self._release(origin)
         except (TimeoutError, _Expired) as exc:
             raise UpstreamTimeout(f"no answer within {timeout:g} s") from exc
+
+    def _split(self, url: str) -> tuple[tuple[str, str, int], str, str]:
+        """(origin, Host header, request target) of ``url``; the origin part is parsed once per base."""
+        start = url.find("://")
+        end = len(url)
+        if start >= 0:
+            for mark in "/?#":
+                found = url.find(mark, start + 3)
+                if 0 <= found < end:
+                    end = found
+        base, rest = url[:end], url[end:]
+        known = self._bases.get(base)
+        if known is None:
+            parts = urlsplit(base)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise UpstreamFailure(f"unsupported upstream URL scheme {parts.scheme!r}")
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            known = ((parts.scheme, parts.hostname, port), parts.netloc.rsplit("@", 1)[-1])
+            if len(self._bases) < 10_000:
+                self._bases[base] = known
+        # The target as urlsplit gives it: path (at least "/") and query, never a fragment.
+        target = rest.split("#", 1)[0] or "/"
+        if target.startswith("?"):
+            target = "/" + target
+        return known[0], known[1], target
 
     async def _acquire(self, origin: tuple[str, str, int], deadline: float) -> None:
         busy = self._busy.get(origin, 0)
