@@ -281,6 +281,7 @@ def main() -> None:
     rows: list[tuple[str, str, dict[str, float], dict[str, float], int]] = []
     cpu_rows: list[tuple[str, dict[str, float]]] = []
     spies: list[Path] = []
+    verified = "not run"
     try:
         upgrade(database.engine)
         exchange = seed(database, f"http://127.0.0.1:{up_port}")
@@ -331,6 +332,12 @@ def main() -> None:
                 rows.append((name, load, direct, through, logged))
             finally:
                 stop(gateway)
+        # Every record the run wrote must verify: `zhengwu audit verify` recomputes each leaf and the tree.
+        audit = subprocess.run(
+            [sys.executable, "-m", "zhengwu", "--data-dir", str(tmp), "--database-url", url, "audit",
+             "verify", "--no-seal"], env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        verified = f"exit {audit.returncode}: {' '.join(audit.stdout.split())[-600:]}"
     finally:
         stop(upstream)
         database.dispose()
@@ -349,6 +356,7 @@ def main() -> None:
         print(f"| {name} | {load} | {d} | {g} | {ratio:.2f} | {through['errors']:.0f} | "
               f"{logged} / {through['calls']:.0f} |")  # fmt: skip
     print("\nrecords = message log records written during the gateway run / calls answered in it")
+    print(f"\n`zhengwu audit verify` over the run's log: {verified}")
     names = ["load generator", "upstream", "gateway worker(s)", "log writer process", "PostgreSQL"]
     print("\nCPU time per call by process (µs; user + system, from /proc, independent of the machine's load;")
     print(
