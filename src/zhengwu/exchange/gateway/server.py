@@ -183,7 +183,9 @@ class HttpConnection(asyncio.Protocol):
         self.current = None
         if not self.busy and not self.queue:
             self._close()
-        return True  # keep the transport open for writing the answers in progress
+        # Keep the transport open for writing the answers in progress (TLS cannot half-close: there the
+        # transport closes, as the asyncio SSL layer does in any case).
+        return None if self.scheme == "https" else True
 
     # ------------------------------------------------------------------ httptools callbacks
 
