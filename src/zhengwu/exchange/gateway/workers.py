@@ -6,12 +6,17 @@ environment (:func:`.api.create_gateway_app`, as uvicorn's workers did) and serv
 supervisor restarts a worker that dies, forwards SIGINT/SIGTERM as a graceful stop, and each worker
 also stops when its stdin closes, i.e. when the supervisor is gone, even after a SIGKILL (the same
 rule as the log writer process): a worker never outlives the command.
+
+Once the gateway has started (every domain's models imported and configured: ≈ 500,000 objects), the
+worker moves them out of the garbage collector's reach (``gc.freeze``): a full collection over them took
+≈ 0.5 s on this machine, a pause every call in flight would wait through.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -58,7 +63,9 @@ def _serve_socket(sock: socket.socket, tls: TlsOptions | None, *, watch_stdin: b
 
             loop.add_reader(0, on_stdin)
         context = server_context(tls) if tls is not None else None
-        await serve(create_gateway_app(), sock, ssl_context=context, limits=ServerLimits(), stop=stop)
+        await serve(
+            create_gateway_app(), sock, ssl_context=context, limits=ServerLimits(), stop=stop, ready=gc.freeze
+        )
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(main())
