@@ -248,11 +248,10 @@ def test_fast_leaf_is_the_leaf_of_the_record(
     assert fast_leaf(payload) == leaf_bytes(row)
 
 
-def test_pg_batch_rereads_the_counter_after_another_writer(empty_database_url: str) -> None:
-    """The one-statement batch inserts nothing if another writer moved the counter, then retries."""
-    if not empty_database_url.startswith("postgresql"):
-        pytest.skip("the writer's one-statement batch is the PostgreSQL path")
-    database = Database.from_url(empty_database_url)
+def test_pg_batch_rereads_the_counter_after_another_writer(empty_pg_database_url: str) -> None:
+    """The one-statement batch (PostgreSQL's path) inserts nothing if another writer moved the counter,
+    then retries."""
+    database = Database.from_url(empty_pg_database_url)
     upgrade(database.engine)
     pg = PgLog(writer_database(database), None)
     try:
