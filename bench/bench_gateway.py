@@ -10,8 +10,9 @@ same generator first calls the upstream directly (the baseline), then the gatewa
     .venv/bin/python bench/bench_gateway.py            # the default matrix, one table
     .venv/bin/python bench/bench_gateway.py --setup process:2 --seconds 10 --spy
 
-A setup is ``WRITER:WORKERS`` (``thread:1`` = the writer thread inside the one gateway process, as
-before; ``process:2`` = two workers sharing one writer process). ``--spy`` samples the gateway's
+A setup is ``WRITER:WORKERS[:SERVER]`` (``thread:1`` = the writer thread inside the one gateway process;
+``process:2`` = two workers sharing one writer process; ``SERVER`` is ``lean``, the gateway's own HTTP
+server and the default, or ``uvicorn``). ``--spy`` samples the gateway's
 processes with py-spy during the last setup and prints where their time goes. Ports come from
 ``--port-base`` (default 18100, the range this benchmark may use on the shared machine). Seeding reuses
 the test helpers in ``tests/gateway_env.py`` (departments, systems, a published resource, a grant).
@@ -173,11 +174,11 @@ def summarize_spy(raws: list[Path]) -> None:
 
 
 def start_gateway(
-    url: str, tmp: Path, port: int, writer: str, workers: int, env: dict[str, str]
+    url: str, tmp: Path, port: int, writer: str, workers: int, server: str, env: dict[str, str]
 ) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "zhengwu", "--data-dir", str(tmp), "--database-url", url, "gateway",
-           "--port", str(port), "--workers", str(workers), "--log-writer", writer, "--rate", "1000000",
-           "--burst", "1000000"]  # fmt: skip
+           "--port", str(port), "--workers", str(workers), "--log-writer", writer, "--server", server,
+           "--rate", "1000000", "--burst", "1000000"]  # fmt: skip
     # Its own process group: stopping it also stops its workers and log writer.
     gateway = subprocess.Popen(cmd, env=env, start_new_session=True)
     try:
@@ -248,7 +249,8 @@ def main() -> None:
     parser.add_argument(
         "--setup",
         action="append",
-        help="WRITER:WORKERS, repeatable (default: thread:1, process:1, process:2)",
+        help="WRITER:WORKERS[:SERVER], repeatable; SERVER lean (default) or uvicorn "
+        "(default: process:2:uvicorn, process:1, process:2)",
     )
     parser.add_argument("--port-base", type=int, default=18100)
     parser.add_argument("--spy", action="store_true", help="py-spy the gateway processes in the last setup")
@@ -256,7 +258,8 @@ def main() -> None:
     # One database per port range: helpers sharing the machine may run this at the same time.
     bench_db = f"{BENCH_DB_PREFIX}_{args.port_base}"
     setups = [
-        (w, int(n)) for w, n in (s.split(":") for s in args.setup or ["thread:1", "process:1", "process:2"])
+        (parts[0], int(parts[1]), parts[2] if len(parts) > 2 else "lean")
+        for parts in (s.split(":") for s in args.setup or ["process:2:uvicorn", "process:1", "process:2"])
     ]
 
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -278,6 +281,7 @@ def main() -> None:
     rows: list[tuple[str, str, dict[str, float], dict[str, float], int]] = []
     cpu_rows: list[tuple[str, dict[str, float]]] = []
     spies: list[Path] = []
+    verified = "not run"
     try:
         upgrade(database.engine)
         exchange = seed(database, f"http://127.0.0.1:{up_port}")
@@ -285,9 +289,10 @@ def main() -> None:
         path = exchange.path("org", "/org/42")
         headers = {"X-Road-Client": exchange.client, "Authorization": f"Bearer {exchange.token}"}
         run_load(up_port, "/org/42", {}, 1.0, 4)
-        for number, (writer, workers) in enumerate(setups):
+        for number, (writer, workers, server) in enumerate(setups):
+            name = f"{writer}:{workers}" + (":uvicorn" if server == "uvicorn" else "")
             gw_port = free_port(args.port_base, taken)
-            gateway = start_gateway(url, tmp, gw_port, writer, workers, env)
+            gateway = start_gateway(url, tmp, gw_port, writer, workers, server, env)
             try:
                 # Warm until the gateway answers quickly (every worker: ORM, caches, connections).
                 run_load(gw_port, path, headers, 1.0, 4)
@@ -319,14 +324,20 @@ def main() -> None:
                         ))  # fmt: skip
                 meter = CpuMeter(parts)
                 through = run_load(gw_port, path, headers, args.seconds, args.connections)
-                cpu_rows.append((f"{writer}:{workers}", meter.per_call_us(through["calls"])))
+                cpu_rows.append((name, meter.per_call_us(through["calls"])))
                 for spy in spy_procs:
                     spy.wait(60)
                 logged = log_count(database) - before
                 load = f"{load_before}–{load_average()}"
-                rows.append((f"{writer}:{workers}", load, direct, through, logged))
+                rows.append((name, load, direct, through, logged))
             finally:
                 stop(gateway)
+        # Every record the run wrote must verify: `zhengwu audit verify` recomputes each leaf and the tree.
+        audit = subprocess.run(
+            [sys.executable, "-m", "zhengwu", "--data-dir", str(tmp), "--database-url", url, "audit",
+             "verify", "--no-seal"], env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        verified = f"exit {audit.returncode}: {' '.join(audit.stdout.split())[-600:]}"
     finally:
         stop(upstream)
         database.dispose()
@@ -335,7 +346,7 @@ def main() -> None:
         admin.dispose()
     print(f"\n### Gateway vs direct ({args.seconds:g} s each, {args.connections} connections, "
           f"message log on PostgreSQL, {os.cpu_count()} CPUs)\n")  # fmt: skip
-    print("| setup (writer:workers) | load avg | direct calls/s (p50 / p99 ms) | "
+    print("| setup (writer:workers[:server]) | load avg | direct calls/s (p50 / p99 ms) | "
           "gateway calls/s (p50 / p99 ms) | ratio | non-200 | records |")  # fmt: skip
     print("|---|---|---:|---:|---:|---:|---:|")
     for name, load, direct, through, logged in rows:
@@ -345,6 +356,7 @@ def main() -> None:
         print(f"| {name} | {load} | {d} | {g} | {ratio:.2f} | {through['errors']:.0f} | "
               f"{logged} / {through['calls']:.0f} |")  # fmt: skip
     print("\nrecords = message log records written during the gateway run / calls answered in it")
+    print(f"\n`zhengwu audit verify` over the run's log: {verified}")
     names = ["load generator", "upstream", "gateway worker(s)", "log writer process", "PostgreSQL"]
     print("\nCPU time per call by process (µs; user + system, from /proc, independent of the machine's load;")
     print(

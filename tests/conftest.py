@@ -137,6 +137,14 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path, worker_na
     _pg_drop(url)
 
 
+@pytest.fixture
+def empty_pg_database_url(worker_name: str) -> Iterator[str]:
+    """A URL of a new, empty PostgreSQL database, for tests of a path only PostgreSQL has."""
+    url = _pg_database_url(worker_name, purpose="fresh")
+    yield url
+    _pg_drop(url)
+
+
 @pytest.fixture(scope="session")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
     """One `zhengwu demo` process per test session (SQLite, seeded), on a free port."""

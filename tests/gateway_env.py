@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+import uvloop
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
@@ -31,7 +33,9 @@ from servers import free_port
 from zhengwu.accounts.models import Role
 from zhengwu.catalog.models import ShareType
 from zhengwu.db import Database, make_engine, upgrade
+from zhengwu.exchange.gateway.server import ServerLimits, serve
 from zhengwu.exchange.gateway.services import grant_policy_set
+from zhengwu.exchange.gateway.workers import bind
 from zhengwu.exchange.schemas import ServiceIn, SubsystemIn
 from zhengwu.exchange.services import service_register, subsystem_register
 from zhengwu.sharing.models import Grant, GrantStatus
@@ -118,6 +122,52 @@ def serve_in_thread(app: object, port: int) -> tuple[ThreadServer, threading.Thr
         time.sleep(0.02)
     assert server.started, "upstream did not start"
     return server, thread
+
+
+class LeanThread:
+    """An ASGI app on the gateway's lean server (:mod:`zhengwu.exchange.gateway.server`) in a thread."""
+
+    def __init__(
+        self,
+        app: object,
+        port: int,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        limits: ServerLimits | None = None,
+    ) -> None:
+        self.port = port
+        self._sock = bind("127.0.0.1", port)
+        self._loop = uvloop.new_event_loop()
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._failed: BaseException | None = None
+
+        async def main() -> None:
+            self._stop = asyncio.Event()
+            await serve(app, self._sock, ssl_context=ssl_context, limits=limits, stop=self._stop,
+                        ready=self._ready.set)  # type: ignore[arg-type]  # fmt: skip
+
+        def run() -> None:
+            try:
+                self._loop.run_until_complete(main())
+            except BaseException as exc:  # reported by the constructor or stop()
+                self._failed = exc
+                self._ready.set()
+            finally:
+                self._loop.close()
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        assert self._ready.wait(30), "the lean server did not start"
+        if self._failed is not None:
+            raise self._failed
+
+    def stop(self, timeout: float = 20) -> None:
+        """Graceful stop: answers in progress finish, then the app's lifespan shutdown runs."""
+        if self._stop is not None and self.thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self.thread.join(timeout)
+        self._sock.close()
 
 
 @pytest.fixture(scope="session")

@@ -123,6 +123,11 @@ class Settings(BaseSettings):
         "disk (one flush per group commit); off: once committed, flushed by PostgreSQL within ≈ 0.6 s "
         "(faster; a database crash can lose the last records, see registries/hotstore.py).",
     )
+    search_warm_on_start: bool = Field(
+        True,
+        description="Load the catalog's and the open data portal's in-memory search indexes in the "
+        "background when the server starts, so the first search does not wait for them.",
+    )
     opendata_usage_flush_seconds: float = Field(
         10.0,
         gt=0,

@@ -8,13 +8,33 @@ import os
 import signal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from zhengwu.crypto import sm3_hash
 from zhengwu.db import Database, upgrade
 from zhengwu.errors import ValidationError
-from zhengwu.exchange.logwriter import LogWriterClient, decode_entry, encode_entry, spawn_writer
+from zhengwu.exchange.logwriter import (
+    LogWriterClient,
+    PgLog,
+    _iso_us,
+    decode_entry,
+    decode_fields,
+    encode_entry,
+    fast_leaf,
+    spawn_writer,
+    writer_database,
+)
 from zhengwu.exchange.merkle import SM3
-from zhengwu.exchange.messagelog import LogEntry, LoggedCall, leaf_bytes, messagelog_body_key, record_fields
+from zhengwu.exchange.messagelog import (
+    LogEntry,
+    LoggedCall,
+    leaf_bytes,
+    messagelog_append,
+    messagelog_body_key,
+    record_fields,
+)
 from zhengwu.exchange.models import ExchangeLogRecord
 from zhengwu.exchange.verify import messagelog_verify
 
@@ -160,4 +180,93 @@ def test_writer_process_exits_when_its_parent_pipe_closes(empty_database_url: st
     writer.stop(timeout=20)
     assert writer.process.returncode == 0
     assert not writer.directory.exists()
+    database.dispose()
+
+
+_TEXT = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    texts=st.lists(st.one_of(st.none(), _TEXT), min_size=6, max_size=6),
+    grant_id=st.one_of(st.none(), st.integers(0, 2**62)),
+    numbers=st.lists(st.integers(0, 2**40), min_size=4, max_size=4),
+)
+def test_fast_leaf_is_the_leaf_of_the_record(
+    texts: list[str | None], grant_id: int | None, numbers: list[int]
+) -> None:
+    """The writer process's orjson leaf is byte for byte :func:`leaf_bytes` of the stored fields."""
+    started = STARTED + dt.timedelta(microseconds=numbers[0])
+    row = {
+        "leaf_index": numbers[1],
+        "logged_at": started + dt.timedelta(microseconds=numbers[2]),
+        "xroad_id": texts[0] or "x",
+        "request_id": texts[1] or "r",
+        "client_id": texts[2] or "c",
+        "service_id": texts[3],
+        "user_id": texts[4],
+        "issue": texts[5],
+        "started_at": started,
+        "finished_at": started,
+        "http_status": 200 + numbers[3] % 300,
+        "error_type": texts[3],
+        "request_size": numbers[3],
+        "response_size": numbers[2],
+        "request_hash": "ab" * 32,
+        "response_hash": "cd" * 32,
+        "request_body": None if grant_id is None else b"\x00body",
+        "response_body": None,
+        "grant_id": grant_id,
+        "purpose": texts[5],
+    }
+    us = (started - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
+    payload = {
+        "v": 1,
+        "leaf_index": row["leaf_index"],
+        "logged_at": row["logged_at"].isoformat(timespec="microseconds"),  # type: ignore[attr-defined]
+        "xroad_id": row["xroad_id"],
+        "request_id": row["request_id"],
+        "client_id": row["client_id"],
+        "service_id": row["service_id"],
+        "user_id": row["user_id"],
+        "issue": row["issue"],
+        "started_at": _iso_us(us),
+        "finished_at": _iso_us(us),
+        "http_status": row["http_status"],
+        "error_type": row["error_type"],
+        "request_size": row["request_size"],
+        "response_size": row["response_size"],
+        "request_hash": row["request_hash"],
+        "response_hash": row["response_hash"],
+        "request_body_sm3": None if row["request_body"] is None else sm3_hash(b"\x00body").hex(),
+        "response_body_sm3": None,
+    }
+    if grant_id is not None:
+        payload["grant_id"] = grant_id
+    if texts[5] is not None:
+        payload["purpose"] = texts[5]
+    assert fast_leaf(payload) == leaf_bytes(row)
+
+
+def test_pg_batch_rereads_the_counter_after_another_writer(empty_pg_database_url: str) -> None:
+    """The one-statement batch (PostgreSQL's path) inserts nothing if another writer moved the counter,
+    then retries."""
+    database = Database.from_url(empty_pg_database_url)
+    upgrade(database.engine)
+    pg = PgLog(writer_database(database), None)
+    try:
+        first = pg.write([decode_fields(encode_entry(i, _entry(i))[4:]) for i in range(3)])
+        with database.session() as db:
+            other = messagelog_append(db, _entry(100))  # another writer, e.g. the platform's thread
+        again = pg.write([decode_fields(encode_entry(i, _entry(i, grant_id=5))[4:]) for i in range(3, 5)])
+    finally:
+        pg.close()
+    assert [i for i, _ in first] == [0, 1, 2] and other.leaf_index == 3
+    assert [i for i, _ in again] == [4, 5]
+    with database.session() as db:
+        stored = {r.leaf_index: r for r in db.scalars(select(ExchangeLogRecord))}
+        assert sorted(stored) == [0, 1, 2, 3, 4, 5]
+        for index, leaf_hash in first + again:
+            assert SM3.hash_leaf(leaf_bytes(record_fields(stored[index]))) == leaf_hash
+        assert messagelog_verify(db).ok
     database.dispose()

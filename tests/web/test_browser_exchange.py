@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
+from factories_certs import self_signed
 from servers import DemoServer
 from zhengwu.accounts.models import Department
 from zhengwu.db import Database, utcnow
@@ -97,3 +98,36 @@ def test_monitoring_pages_show_charts_without_console_errors(
     page.get_by_role("navigation", name="主导航").get_by_role("link", name="服务目录").click()
     expect(page.get_by_role("heading", name="服务目录", exact=True)).to_be_visible()
     assert problems == []
+
+
+def test_admin_manages_client_certificates_on_the_page(
+    page: Page, demo_server: DemoServer, tmp_path: Path
+) -> None:
+    pem, _ = self_signed("browser-journey.example")
+    cert_file = tmp_path / "client.pem"
+    cert_file.write_text(pem, encoding="ascii")
+    page.goto(demo_server.url + "/login")
+    page.get_by_label("用户名").fill("admin")
+    page.get_by_label("密码").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_role("navigation", name="主导航").get_by_role("link", name="子系统证书").click()
+    expect(page.get_by_role("heading", name="子系统与客户端证书")).to_be_visible()
+    # The last subsystem: the demo's gateway calls (used by other tests) come from the first ones.
+    card = page.locator(".card[id^='sub-']").last
+    expect(card.get_by_role("button", name="要求双向 TLS")).to_be_disabled()
+    card.get_by_text("登记客户端证书").click()
+    card.get_by_label("或上传证书文件（.pem / .crt）").set_input_files(str(cert_file))
+    card.get_by_role("button", name="登记").click()
+    expect(page.get_by_role("status")).to_contain_text("已登记证书")
+    card = page.locator(".card[id^='sub-']").last
+    expect(card.get_by_text("CN=browser-journey.example").first).to_be_visible()  # subject and issuer
+    card.get_by_role("button", name="要求双向 TLS").click()
+    expect(page.get_by_role("status")).to_contain_text("已要求双向 TLS")
+    card = page.locator(".card[id^='sub-']").last
+    card.get_by_role("button", name="取消双向 TLS 要求").click()
+    expect(page.get_by_role("status")).to_contain_text("已取消双向 TLS 要求")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator(".card[id^='sub-']").last.get_by_role("button", name="吊销证书").click()
+    expect(page.get_by_role("status")).to_contain_text("已吊销证书")
+    expect(page.locator(".card[id^='sub-']").last.get_by_text("已吊销").first).to_be_visible()
+    page.screenshot(path=str(tmp_path / "certificates.png"), full_page=True)

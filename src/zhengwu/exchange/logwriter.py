@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
+import hashlib
 import json
 import logging
 import os
@@ -42,11 +44,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, cast
 
+import orjson
+import uvloop
 from sqlalchemy import create_engine
 
-from zhengwu.db import Database
+from zhengwu.crypto import sm3_hash, sm4_encrypt
+from zhengwu.db import Database, utcnow
 from zhengwu.errors import ConfigurationError
-from zhengwu.exchange.messagelog import LogEntry, LoggedCall, check_entry, write_batch
+from zhengwu.exchange.merkle import LEAF_PREFIX
+from zhengwu.exchange.messagelog import LEAF_FORMAT, LogEntry, LoggedCall, check_entry, write_batch
 
 log = logging.getLogger("zhengwu.exchange.logwriter")
 
@@ -121,6 +127,55 @@ def decode_entry(body: bytes) -> tuple[int, LogEntry]:
     )
 
 
+#: One decoded entry frame without objects per field: seq, started µs, finished µs, status, grant id (or
+#: None), then the ten _FIELDS values (str, bytes or None).
+Fields = tuple[Any, ...]
+
+_LIMITS = (255, 255, 1100, 1400, 255, 1000, 1000, 255)  # the str _FIELDS, as check_entry has them
+
+
+def decode_fields(body: bytes) -> Fields:
+    """:func:`decode_entry` as a flat tuple, checked as :func:`~.messagelog.check_entry` checks an entry.
+
+    The writer's hot path: no ``LogEntry`` (a frozen dataclass) and no ``datetime`` per record.
+    """
+    seq, started, finished, status, grant_id, *lengths = _ENTRY.unpack_from(body)
+    pos = _ENTRY.size
+    values: list[Any] = [seq, started, finished, status, None if grant_id < 0 else grant_id]
+    for n, length in enumerate(lengths):
+        if length == _NONE:
+            values.append(None)
+            continue
+        raw = body[pos : pos + length]
+        pos += length
+        if n < 8:
+            text = raw.decode("utf-8")
+            if len(text) > _LIMITS[n]:
+                raise ValueError(f"{_FIELDS[n]} longer than {_LIMITS[n]} characters")
+            values.append(text)
+        else:
+            values.append(raw)
+    if pos != len(body):
+        raise ValueError("entry frame has trailing bytes")
+    if not (values[5] and values[6] and values[7]) or not 100 <= status <= 599:
+        raise ValueError("entry lacks an id or the client, or has an invalid status")
+    if values[13] is None or values[14] is None:
+        raise ValueError("entry lacks a body field")
+    return tuple(values)
+
+
+def fields_entry(fields: Fields) -> LogEntry:
+    """The :class:`LogEntry` of decoded fields (for the generic :func:`write_batch` path)."""
+    _, started, finished, status, grant_id, *values = fields
+    return LogEntry(
+        started_at=_EPOCH + started * _US,
+        finished_at=_EPOCH + finished * _US,
+        http_status=status,
+        grant_id=grant_id,
+        **dict(zip(_FIELDS, values, strict=True)),
+    )
+
+
 def _frames(buffer: bytearray) -> list[bytes]:
     """Complete frame bodies at the start of ``buffer``, removed from it (a partial frame stays)."""
     pos = 0
@@ -154,6 +209,214 @@ def writer_database(database: Database) -> Database:
 
 
 # ----------------------------------------------------------------------------------------------
+# the writer's PostgreSQL path
+
+_COLUMNS = (
+    "leaf_index", "xroad_id", "request_id", "client_id", "service_id", "user_id", "issue", "grant_id",
+    "purpose", "started_at", "finished_at", "http_status", "error_type", "request_size", "response_size",
+    "request_hash", "response_hash",
+)  # fmt: skip
+_TYPES = (
+    "bigint", "text", "text", "text", "text", "text", "text", "bigint", "text", "timestamptz", "timestamptz",
+    "integer", "text", "bigint", "bigint", "text", "text",
+)  # fmt: skip
+_RECORDSET = ", ".join(f"{c} {t}" for c, t in zip(_COLUMNS, _TYPES, strict=True))
+#: One statement, so one round trip (and, in autocommit, one commit) per batch: the counter moves by the
+#: batch size only if it still is where this writer left it (else nothing is inserted and the writer
+#: reads it again: another writer wrote in between), then the records and leaves. The rows travel as
+#: one JSON array of the leaves' own objects (plus the leaf hash and stored bodies in hex): orjson
+#: writes it in C and PostgreSQL reads it in C; psycopg's array parameters were 40 % of the writer's CPU.
+_BATCH_SQL = f"""
+WITH counter AS (
+    UPDATE exchange_log_counter SET next_leaf_index = next_leaf_index + %(n)s
+    WHERE id = 1 AND next_leaf_index = %(start)s RETURNING next_leaf_index
+), batch AS MATERIALIZED (
+    SELECT * FROM json_to_recordset(%(rows)s::json)
+        AS r({_RECORDSET}, request_body text, response_body text, leaf_hash text)
+), records AS (
+    INSERT INTO exchange_log_records (logged_at, {", ".join(_COLUMNS)}, request_body, response_body)
+    SELECT %(logged_at)s::timestamptz, {", ".join(_COLUMNS)}, decode(request_body, 'hex'),
+        decode(response_body, 'hex')
+    FROM batch WHERE EXISTS (SELECT 1 FROM counter)
+)
+INSERT INTO exchange_log_leaves (leaf_index, leaf_hash)
+SELECT leaf_index, decode(leaf_hash, 'hex') FROM batch WHERE EXISTS (SELECT 1 FROM counter)
+"""  # noqa: S608 - column names and types are the constants above; values are parameters
+_COUNTER_SQL = "SELECT next_leaf_index FROM exchange_log_counter WHERE id = 1"
+_SECONDS: dict[int, str] = {}
+
+
+def _iso_us(us: int) -> str:
+    """µs since the epoch as ``messagelog._iso`` writes a UTC time (``…T…​.ffffff+00:00``)."""
+    second, fraction = divmod(us, 1_000_000)
+    head = _SECONDS.get(second)
+    if head is None:
+        head = (_EPOCH + dt.timedelta(seconds=second)).strftime("%Y-%m-%dT%H:%M:%S")
+        if len(_SECONDS) > 4096:
+            _SECONDS.clear()
+        _SECONDS[second] = head
+    return f"{head}.{fraction:06d}+00:00"
+
+
+def _sm3_function() -> Any:
+    """SM3 for the writer's hot loop: a copy of a ready hashlib object when OpenSSL has SM3 (no
+    ``hashlib.new`` name lookup per hash: that lookup was 12 % of the writer's samples), else
+    :func:`~zhengwu.crypto.sm3_hash`."""
+    try:
+        blank = hashlib.new("sm3")
+    except ValueError:
+        return sm3_hash
+
+    def digest(data: bytes) -> bytes:
+        h = blank.copy()
+        h.update(data)
+        return h.digest()
+
+    return digest
+
+
+_sm3 = _sm3_function()
+#: SM3 of an empty body, hex (most requests have none).
+_EMPTY_SM3 = sm3_hash(b"").hex()
+
+
+def fast_leaf(payload: dict[str, Any]) -> bytes:
+    """:func:`~.messagelog.leaf_bytes` of a payload already in leaf form: compact JSON, key order kept.
+
+    orjson writes what ``json.dumps(ensure_ascii=False, separators=(",", ":"))`` writes for these
+    values (strings, integers, None), ≈ 10× faster; a property test compares the two.
+    """
+    return orjson.dumps(payload)
+
+
+class _NoCounter(Exception):
+    """The counter row is missing (a database not built by the migrations): use the generic path."""
+
+
+class PgLog:
+    """The writer process's own psycopg connection and its batch: one statement from frames to rows.
+
+    The same records and leaves as :func:`~.messagelog.write_batch` (a property test compares leaves;
+    ``zhengwu audit verify`` recomputes them), without the ORM session, ``LogEntry`` and ``datetime``
+    objects or per-row dictionaries, and in one round trip instead of five (reserve, two ``COPY``,
+    ``COMMIT``, the session's ``BEGIN``): the commit's fsync is the only wait. The connection is in
+    autocommit, so the one statement is its own transaction: it is durable when it returns.
+    """
+
+    def __init__(self, database: Database, body_key: bytes | None) -> None:
+        self.database = database
+        self.body_key = body_key
+        self._fairy: Any = None
+        self._next: int | None = None  # the counter as this writer left it
+
+    def _connection(self) -> Any:
+        if self._fairy is None:
+            self._fairy = self.database.engine.raw_connection()
+            conn = self._fairy.driver_connection
+            conn.rollback()
+            conn.autocommit = True
+        return self._fairy.driver_connection
+
+    def close(self) -> None:
+        if self._fairy is not None:
+            self._fairy.close()
+            self._fairy = None
+
+    def write(self, batch: list[Fields]) -> list[tuple[int, bytes]]:
+        """Commit ``batch`` as consecutive leaves; the (leaf index, leaf hash) of each, in order."""
+        try:
+            conn = self._connection()
+            prepared = self._prepare(batch)
+            for _ in range(5):
+                if self._next is None:
+                    with conn.cursor() as cur:
+                        found = cur.execute(_COUNTER_SQL).fetchone()
+                    if found is None:
+                        raise _NoCounter
+                    self._next = int(found[0])
+                start = self._next
+                params, leaves = self._params(prepared, start)
+                with conn.cursor() as cur:
+                    cur.execute(_BATCH_SQL, params, prepare=True)
+                    inserted = cur.rowcount
+                if inserted == len(batch):
+                    self._next = start + len(batch)
+                    return leaves
+                self._next = None  # another writer moved the counter: read it and try again
+            raise RuntimeError("the message log counter kept moving under this writer")
+        except _NoCounter:
+            raise
+        except BaseException:
+            self._next = None
+            if self._fairy is not None and self._fairy.driver_connection.closed:
+                self._fairy.invalidate()
+                self._fairy = None
+            raise
+
+    def _prepare(self, batch: list[Fields]) -> list[tuple[Any, ...]]:
+        """Per record, what does not depend on the leaf index: times as text, sizes, hashes, bodies."""
+        body_key = self.body_key
+        prepared = []
+        for _, started, finished, status, grant_id, *values in batch:
+            (xroad_id, request_id, client_id, service_id, user_id, issue, purpose, error_type, req,
+             resp) = values  # fmt: skip
+            stored_req = stored_resp = req_sm3 = resp_sm3 = None
+            if body_key is not None:
+                aad = request_id.encode()
+                stored_req = sm4_encrypt(body_key, req, aad=b"request:" + aad)
+                stored_resp = sm4_encrypt(body_key, resp, aad=b"response:" + aad)
+                req_sm3, resp_sm3 = sm3_hash(stored_req).hex(), sm3_hash(stored_resp).hex()
+            prepared.append(
+                (
+                    xroad_id, request_id, client_id, service_id, user_id, issue, grant_id, purpose,
+                    _iso_us(started), _iso_us(finished), status, error_type, len(req), len(resp),
+                    _sm3(req).hex() if req else _EMPTY_SM3, _sm3(resp).hex() if resp else _EMPTY_SM3,
+                    stored_req, stored_resp, req_sm3, resp_sm3,
+                )
+            )  # fmt: skip
+        return prepared
+
+    def _params(
+        self, prepared: list[tuple[Any, ...]], start: int
+    ) -> tuple[dict[str, Any], list[tuple[int, bytes]]]:
+        logged = utcnow().isoformat(timespec="microseconds")
+        rows: list[dict[str, Any]] = []
+        leaves: list[tuple[int, bytes]] = []
+        for n, row in enumerate(prepared):
+            (xroad_id, request_id, client_id, service_id, user_id, issue, grant_id, purpose, started,
+             finished, status, error_type, req_size, resp_size, req_hash, resp_hash, stored_req,
+             stored_resp, req_sm3, resp_sm3) = row  # fmt: skip
+            index = start + n
+            payload = {
+                "v": LEAF_FORMAT, "leaf_index": index, "logged_at": logged, "xroad_id": xroad_id,
+                "request_id": request_id, "client_id": client_id, "service_id": service_id,
+                "user_id": user_id, "issue": issue, "started_at": started, "finished_at": finished,
+                "http_status": status, "error_type": error_type, "request_size": req_size,
+                "response_size": resp_size, "request_hash": req_hash, "response_hash": resp_hash,
+                "request_body_sm3": req_sm3, "response_body_sm3": resp_sm3,
+            }  # fmt: skip
+            if grant_id is not None:
+                payload["grant_id"] = grant_id
+            if purpose is not None:
+                payload["purpose"] = purpose
+            leaf_hash = _sm3(LEAF_PREFIX + fast_leaf(payload))
+            leaves.append((index, leaf_hash))
+            # The same object carries the row (json_to_recordset ignores the leaf-only keys).
+            payload["leaf_hash"] = leaf_hash.hex()
+            if stored_req is not None:
+                payload["request_body"] = stored_req.hex()
+                payload["response_body"] = stored_resp.hex()
+            rows.append(payload)
+        params = {
+            "n": len(prepared),
+            "start": start,
+            "logged_at": logged,
+            "rows": orjson.dumps(rows).decode("utf-8"),
+        }
+        return params, leaves
+
+
+# ----------------------------------------------------------------------------------------------
 # the writer process
 
 
@@ -173,7 +436,7 @@ class _Peer(asyncio.Protocol):
         self.buffer += data
         try:
             for body in _frames(self.buffer):
-                self.server.add(self, *decode_entry(body))
+                self.server.add(self, decode_fields(body))
         except (ValueError, UnicodeDecodeError, struct.error) as exc:
             # A peer that sends garbage is a bug; its calls already queued still get their answer.
             log.error("dropping a gateway connection that sent a malformed frame: %s", exc)
@@ -192,13 +455,15 @@ class _WriterServer:
         self.database = database
         self.body_key = body_key
         self.max_batch = max_batch
-        self.pending: list[tuple[_Peer, int, LogEntry]] = []
+        # PostgreSQL: the lean path; elsewhere (SQLite) the generic write_batch.
+        self.pg = PgLog(database, body_key) if database.engine.dialect.name == "postgresql" else None
+        self.pending: list[tuple[_Peer, Fields]] = []
         self.scheduled = False
         self.batches = 0
         self.records = 0
 
-    def add(self, peer: _Peer, seq: int, entry: LogEntry) -> None:
-        self.pending.append((peer, seq, entry))
+    def add(self, peer: _Peer, fields: Fields) -> None:
+        self.pending.append((peer, fields))
         if not self.scheduled:
             self.scheduled = True
             # Next loop turn: every connection readable now is read first, so they share the batch.
@@ -211,22 +476,31 @@ class _WriterServer:
             batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch :]
             self._commit(batch)
 
-    def _commit(self, batch: list[tuple[_Peer, int, LogEntry]]) -> None:
+    def _write(self, batch: list[Fields]) -> list[tuple[int, bytes]]:
+        if self.pg is not None:
+            try:
+                return self.pg.write(batch)
+            except _NoCounter:
+                pass  # the generic path creates the counter row
+        with self.database.session() as db:
+            done = write_batch(db, [fields_entry(f) for f in batch], body_key=self.body_key, with_ids=False)
+        return [(c.leaf_index, c.leaf_hash) for c in done]
+
+    def _commit(self, batch: list[tuple[_Peer, Fields]]) -> None:
         try:
-            with self.database.session() as db:
-                done = write_batch(db, [e for _, _, e in batch], body_key=self.body_key, with_ids=False)
+            done = self._write([f for _, f in batch])
         except Exception as exc:  # every waiting gateway must learn that these records are NOT durable
             log.error("message log batch of %d failed: %s", len(batch), exc)
             message = f"{type(exc).__name__}: {exc}"[:2000].encode("utf-8", "replace")
-            for peer, seqs in _by_peer((peer, seq) for peer, seq, _ in batch).items():
+            for peer, seqs in _by_peer((peer, f[0]) for peer, f in batch).items():
                 body = b"\x01" + _LEN.pack(len(seqs)) + struct.pack(f"<{len(seqs)}Q", *seqs) + message
                 peer.send(_LEN.pack(len(body)) + body)
             return
         self.batches += 1
         self.records += len(batch)
         acks: dict[_Peer, list[bytes]] = {}
-        for (peer, seq, _), call in zip(batch, done, strict=True):
-            acks.setdefault(peer, []).append(_ACK_ITEM.pack(seq, call.leaf_index, call.leaf_hash))
+        for (peer, fields), (leaf_index, leaf_hash) in zip(batch, done, strict=True):
+            acks.setdefault(peer, []).append(_ACK_ITEM.pack(fields[0], leaf_index, leaf_hash))
         for peer, items in acks.items():
             body = b"\x00" + b"".join(items)
             peer.send(_LEN.pack(len(body)) + body)
@@ -257,11 +531,16 @@ async def serve(
     loop.add_signal_handler(signal.SIGTERM, done.set)
     # Ctrl-C reaches the whole process group: the gateway drains its calls first, and they need us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # What is loaded now lives as long as the process: keep it out of full garbage collections, which
+    # over the imported models took ≈ 0.5 s, a pause every waiting call would see.
+    gc.freeze()
     sys.stdout.write("ready\n")
     sys.stdout.flush()
     await done.wait()
     server.close()
     writer.flush()
+    if writer.pg is not None:
+        writer.pg.close()
     log.info("message log writer: %d records in %d batches", writer.records, writer.batches)
 
 
@@ -272,9 +551,12 @@ def main() -> None:
     database = writer_database(Database.from_url(config["database_url"]))
     body_key = bytes.fromhex(config["body_key"]) if config.get("body_key") else None
     try:
-        asyncio.run(
-            serve(database, config["socket"], body_key=body_key, max_batch=int(config.get("max_batch", 500)))
-        )
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(
+                serve(
+                    database, config["socket"], body_key=body_key, max_batch=int(config.get("max_batch", 500))
+                )
+            )
     finally:
         database.dispose()
 

@@ -22,7 +22,7 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
 from factories import SYSTEM
-from gateway_env import INSTANCE, PERSON, Exchange
+from gateway_env import INSTANCE, PERSON, Exchange, LeanThread
 from servers import free_port
 from zhengwu.exchange.gateway.certificates import (
     subsystem_cert_add,
@@ -36,6 +36,7 @@ from zhengwu.exchange.gateway.tls import (
     PeerCertificateProtocol,
     TlsOptions,
     fingerprint,
+    server_context,
 )
 from zhengwu.exchange.models import ExchangeLogRecord, ExchangeSubsystem
 
@@ -154,11 +155,24 @@ class TlsGateway:
             return out.id
 
 
-@pytest.fixture(scope="module")
-def tls_gateway(exchange: Exchange, pki: Pki) -> Iterator[TlsGateway]:
+@pytest.fixture(scope="module", params=["uvicorn", "lean"])
+def tls_gateway(exchange: Exchange, pki: Pki, request: pytest.FixtureRequest) -> Iterator[TlsGateway]:
+    """The gateway over TLS: uvicorn with the peer-certificate protocol, or the lean server (the ASGI
+    TLS extension)."""
     server_cert, server_key, _ = pki.issue("localhost", server=True)
     gateway = Gateway(exchange.database, GatewayConfig(instance=INSTANCE))
     port = free_port()
+    with exchange.database.session() as db:
+        sub_id = db.scalar(select(ExchangeSubsystem.id).where(ExchangeSubsystem.code == "SHEBAO"))
+    assert sub_id is not None
+    if request.param == "lean":
+        context = server_context(TlsOptions(server_cert, server_key, pki.ca_file))
+        lean = LeanThread(gateway, port, ssl_context=context)
+        try:
+            yield TlsGateway(f"https://localhost:{port}", gateway, exchange, pki, int(sub_id))
+        finally:
+            lean.stop()
+        return
     config = uvicorn.Config(
         gateway,
         host="127.0.0.1",
@@ -176,9 +190,6 @@ def tls_gateway(exchange: Exchange, pki: Pki) -> Iterator[TlsGateway]:
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.02)
     assert server.started, "the TLS gateway did not start"
-    with exchange.database.session() as db:
-        sub_id = db.scalar(select(ExchangeSubsystem.id).where(ExchangeSubsystem.code == "SHEBAO"))
-    assert sub_id is not None
     try:
         yield TlsGateway(f"https://localhost:{port}", gateway, exchange, pki, int(sub_id))
     finally:

@@ -40,6 +40,7 @@ from zhengwu.catalog.models import (
 )
 from zhengwu.catalog.schemas import ENUM_LABELS_ZH, RESOURCE_CODE_PATTERN
 from zhengwu.catalog.search.indexing import delete_index, published_sources, rebuild_index, write_index
+from zhengwu.catalog.search.memory import index_view
 from zhengwu.catalog.search.query import Filters, PageDoc, Rows, search_rows
 from zhengwu.catalog.search.schemas import (
     FACET_NAMES,
@@ -216,6 +217,12 @@ def _parse(q: str) -> ParsedQuery:
             field="q",
             code="search.query_too_long",
         ) from exc
+
+
+def search_warm(db: Session) -> int:
+    """Load the catalog's in-memory search index (docs table and facet labels) for this process; the
+    number of entries it holds. Nothing is returned to anyone, so no actor is checked."""
+    return len(index_view(db).docs.ids)
 
 
 def resource_search(

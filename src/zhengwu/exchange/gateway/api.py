@@ -51,6 +51,8 @@ def gateway_config(
         signing_key_pem=key_file.read_bytes() if key_file is not None else None,
         head_interval=head_interval,
         log_socket=log_socket,
+        # Exact limits across `--workers N`, and daily quotas that survive a restart.
+        limits_path=settings.data_dir / "gateway" / "limits.bin",
     )
 
 

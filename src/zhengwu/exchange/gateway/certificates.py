@@ -27,7 +27,7 @@ from zhengwu.audit.services import audit_record
 from zhengwu.db import utcnow
 from zhengwu.errors import Conflict, NotAuthenticated, NotFound, ValidationError
 from zhengwu.exchange.gateway.models import GatewayClientCertificate, GatewaySubsystemAuth
-from zhengwu.exchange.gateway.schemas import CertificateOut, ClientAuthOut
+from zhengwu.exchange.gateway.schemas import CertificateOut, ClientAuthOut, SubsystemSecurityOut
 from zhengwu.exchange.gateway.services import Caller, caller_authenticate
 from zhengwu.exchange.gateway.tls import fingerprint
 from zhengwu.exchange.identifiers import ClientId
@@ -189,6 +189,42 @@ def subsystem_cert_revoke(db: Session, *, actor: Actor, certificate_id: int, ins
         details={"certificate_id": row.id, "fingerprint": row.fingerprint},
     )
     return _out(row, _xroad_id(sub, dept, instance))
+
+
+def subsystem_security_list(db: Session, *, actor: Actor, instance: str) -> list[SubsystemSecurityOut]:
+    """Every subsystem with its client certificates (newest first) and whether its calls must use
+    mutual TLS: the certificates page (platform admins and auditors)."""
+    require_roles(actor, Role.PLATFORM_ADMIN, Role.AUDITOR)
+    subsystems = db.execute(
+        select(ExchangeSubsystem, Department)
+        .join(Department, Department.id == ExchangeSubsystem.department_id)
+        .order_by(Department.code, ExchangeSubsystem.code)
+    ).all()
+    certificates: dict[int, list[GatewayClientCertificate]] = {}
+    for row in db.scalars(select(GatewayClientCertificate).order_by(GatewayClientCertificate.id.desc())):
+        certificates.setdefault(row.subsystem_id, []).append(row)
+    required = set(
+        db.scalars(
+            select(GatewaySubsystemAuth.subsystem_id).where(
+                GatewaySubsystemAuth.require_client_cert.is_(True)
+            )
+        )
+    )
+    out = []
+    for sub, dept in subsystems:
+        xroad_id = _xroad_id(sub, dept, instance)
+        out.append(
+            SubsystemSecurityOut(
+                subsystem_id=sub.id,
+                department_name=dept.name,
+                code=sub.code,
+                name=sub.name,
+                xroad_id=xroad_id,
+                require_client_cert=sub.id in required,
+                certificates=[_out(row, xroad_id) for row in certificates.get(sub.id, [])],
+            )
+        )
+    return out
 
 
 def _requires_cert(db: Session, subsystem_id: int) -> bool:

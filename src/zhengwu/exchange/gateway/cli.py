@@ -21,6 +21,7 @@ from zhengwu.exchange.gateway.certificates import (
 )
 from zhengwu.exchange.gateway.services import grant_policy_set
 from zhengwu.exchange.gateway.tls import ContextFactory, PeerCertificateProtocol, TlsOptions
+from zhengwu.exchange.gateway.workers import run as run_lean
 from zhengwu.exchange.logwriter import spawn_writer
 from zhengwu.exchange.messagelog import messagelog_body_key
 
@@ -74,6 +75,13 @@ from zhengwu.exchange.messagelog import messagelog_body_key
     show_default=True,
     help="Message log writer: its own process shared by all workers, or a thread in each worker.",
 )
+@click.option(
+    "--server",
+    type=click.Choice(["lean", "uvicorn"]),
+    default="lean",
+    show_default=True,
+    help="HTTP server: the gateway's own httptools/uvloop server, or uvicorn (same ASGI app).",
+)
 @pass_state
 @handle_errors
 def gateway_command(
@@ -94,6 +102,7 @@ def gateway_command(
     tls_key: Path | None,
     tls_client_ca: Path | None,
     log_writer: str,
+    server: str,
 ) -> None:
     """共享交换网关：X-Road REST (r1) 服务调用、授权检查、限流、脱敏与交换日志。"""
     settings = state.settings()
@@ -118,6 +127,7 @@ def gateway_command(
     certfile = tls_cert or settings.gateway_tls_certfile
     client_ca = tls_client_ca or settings.gateway_tls_client_ca
     tls: dict[str, object] = {}
+    options_tls: TlsOptions | None = None
     if certfile is not None:
         options_tls = TlsOptions(certfile, tls_key or settings.gateway_tls_keyfile, client_ca)
         tls = {
@@ -138,6 +148,10 @@ def gateway_command(
         writer = spawn_writer(database.engine.url.render_as_string(hide_password=False), body_key=body_key)
         os.environ.update(config_to_env({"log_socket": writer.socket_path}))
     try:
+        if server == "lean":
+            # The default: a quarter of a worker's time was uvicorn (docs/benchmarks.md, "Exchange gateway").
+            run_lean(host or settings.host, port or settings.port, workers=workers, tls=options_tls)
+            return
         uvicorn.run(
             "zhengwu.exchange.gateway.api:create_gateway_app",
             factory=True,

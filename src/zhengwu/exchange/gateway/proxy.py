@@ -34,6 +34,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote
 
@@ -45,7 +46,7 @@ from zhengwu.db import Database, utcnow
 from zhengwu.errors import ConfigurationError, NotAuthenticated, NotFound, PermissionDenied, ZhengwuError
 from zhengwu.exchange.gateway import certificates, services
 from zhengwu.exchange.gateway.cache import TTLCache
-from zhengwu.exchange.gateway.limits import Limiter
+from zhengwu.exchange.gateway.limits import Limiter, RateLimiter, SharedLimiter
 from zhengwu.exchange.gateway.metrics import CONTENT_TYPE, GatewayMetrics
 from zhengwu.exchange.gateway.protocol import (
     MAX_ID_HEADER,
@@ -128,6 +129,9 @@ class GatewayConfig:
     head_interval: float = 60.0
     # The writer process's socket (``zhengwu gateway``); None: an in-process writer thread.
     log_socket: str | None = None
+    # The file every worker of this host counts per-grant limits in (``zhengwu.ratelimit.SharedLimiter``);
+    # None: each process counts on its own.
+    limits_path: Path | None = None
 
 
 @dataclass
@@ -186,11 +190,14 @@ class Gateway:
         self.database = database
         self.config = config
         self.metrics = GatewayMetrics()
-        self.limiter = Limiter()
+        self.limiter: RateLimiter = (
+            SharedLimiter(config.limits_path) if config.limits_path is not None else Limiter()
+        )
         self._auth = TTLCache(config.auth_ttl)
         self._directory = TTLCache(config.directory_ttl)
         self._access = TTLCache(config.grant_ttl)
         self._parsed: dict[str, Any] = {}
+        self._rest_ok: set[str] = set()  # service paths that passed _check_rest_path
         self._writer = writer
         self._own_writer = writer is None
         self._writer_db: Database | None = None
@@ -243,6 +250,9 @@ class Gateway:
         if self._writer is not None and self._own_writer:
             await asyncio.to_thread(self._writer.close)
             self._writer = None
+        if isinstance(self.limiter, SharedLimiter):
+            self.limiter.close()
+            self.limiter = Limiter()
             if self._writer_db is not None and self._writer_db is not self.database:
                 self._writer_db.dispose()
 
@@ -413,7 +423,13 @@ class Gateway:
                 self._parsed.clear()
             self._parsed[key] = cached
         rest = raw_path[len(key) :]
-        return R1Target(cached.service, _check_rest_path(rest))
+        # Checked once per distinct rest (the same few paths repeat; the check was ~4 % of a worker).
+        if rest not in self._rest_ok:
+            _check_rest_path(rest)
+            if len(self._rest_ok) > 10_000:
+                self._rest_ok.clear()
+            self._rest_ok.add(rest)
+        return R1Target(cached.service, rest)
 
     def _parse_client(self, value: str | None) -> ClientId:
         key = "client:" + (value or "")
@@ -601,7 +617,7 @@ class Gateway:
                 500, "ServerProxy", "NetworkError", f"cannot reach the provider's service: {exc}"
             ) from exc
         finally:
-            self.metrics.upstream.labels(call.service_label).observe(time.perf_counter() - began)
+            self.metrics.observe_upstream(call.service_label, time.perf_counter() - began)
         if response.status == 401:
             # Only the gateway authenticates to the upstream: a 401 is the platform's fault, not the
             # consumer's (missing or stale upstream credential), so it is a Server. error.

@@ -39,3 +39,15 @@ class ClientAuthOut(BaseModel):
     xroad_id: str
     require_client_cert: bool
     active_certificates: int
+
+
+class SubsystemSecurityOut(BaseModel):
+    """A subsystem as the certificates page shows it: its client certificates and the mTLS choice."""
+
+    subsystem_id: int
+    department_name: str
+    code: str
+    name: str
+    xroad_id: str
+    require_client_cert: bool
+    certificates: list[CertificateOut]

@@ -65,7 +65,8 @@ def list_by_code(db: Session, code: str) -> CreditList:
     return found
 
 
-def _measures(db: Session, lists: list[CreditList]) -> dict[int, list[MeasureOut]]:
+def list_measures(db: Session, lists: list[CreditList]) -> dict[int, list[MeasureOut]]:
+    """The active joint measures of each of these lists (by list id), with their service items."""
     ids = [c.id for c in lists]
     if not ids:
         return {}
@@ -102,7 +103,7 @@ def _measures(db: Session, lists: list[CreditList]) -> dict[int, list[MeasureOut
 
 
 def _list_out(db: Session, lists: list[CreditList]) -> list[ListOut]:
-    measures = _measures(db, lists)
+    measures = list_measures(db, lists)
     names = department_names(db, (c.issuing_department for c in lists))
     day = today_cn()
     counts = dict(
@@ -222,7 +223,7 @@ def measure_create(db: Session, *, actor: Actor, list_code: str, data: MeasureIn
         target_id=measure.code,
         details={"list": credit_list.code, "items": codes},
     )
-    return next(m for m in _measures(db, [credit_list])[credit_list.id] if m.code == measure.code)
+    return next(m for m in list_measures(db, [credit_list])[credit_list.id] if m.code == measure.code)
 
 
 def list_entries(

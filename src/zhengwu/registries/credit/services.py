@@ -11,6 +11,9 @@ Who may see what
   it in clear (:func:`zhengwu.registries.services.may_see_clear`); entity subjects are public data.
 * The credit check is for staff (the one-stop-service window); every subject view, check and repair
   is written to the audit trail with the subject's key.
+* ``public_view=True`` (search and subject view) answers what the public sees even to staff: the GovStack
+  API (:mod:`zhengwu.registries.govstack.credit`) serves the published registry only. ``context`` (the
+  calling system and the purpose) goes into the access record.
 
 Invalid identifiers raise ``ValidationError`` (400), unknown valid subjects ``NotFound`` (404).
 """
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -207,10 +210,13 @@ def record_search(
     kind: RecordKind | str | None = None,
     page: int = 1,
     per_page: int = 20,
+    public_view: bool = False,
+    context: dict[str, Any] | None = None,
 ) -> Page:
     """Records of one subject (``q`` a resident ID or USCC) or of entities whose name starts with ``q``.
 
-    The public sees published records only and cannot search persons by name.
+    The public (and every caller with ``public_view``) sees published records only and cannot search
+    persons by name.
     """
     text = (clean(q or "") or "").strip() if isinstance(q, str) else ""
     if not text:
@@ -220,7 +226,7 @@ def record_search(
             code="credit.search.empty",
             field="q",
         )
-    staff = is_staff(actor)
+    staff = is_staff(actor) and not public_view
     clear = may_see_clear(actor)
     page, per_page = max(page, 1), min(max(per_page, 1), MAX_PER_PAGE)
     query = select(CreditRecord)
@@ -254,7 +260,11 @@ def record_search(
         action="credit.record.search",
         target_type="credit_subject",
         target_id=subject.subject_id if isinstance(subject, Subject) else None,
-        details={"q": text if not isinstance(subject, Subject) else None, "results": total},
+        details={
+            "q": text if not isinstance(subject, Subject) else None,
+            "results": total,
+            **(context or {}),
+        },
     )
     items = [record_out(r, names, clear=clear, day=day).model_dump(mode="json") for r in rows]
     return Page(items=items, total=total, page=page, per_page=per_page)
@@ -272,11 +282,22 @@ def _subject_identity(db: Session, subject: Subject) -> tuple[bool, str | None, 
 
 
 def subject_credit(
-    db: Session, *, actor: Actor, subject_id: str, as_of: dt.datetime | dt.date | None = None
+    db: Session,
+    *,
+    actor: Actor,
+    subject_id: str,
+    as_of: dt.datetime | dt.date | None = None,
+    public_view: bool = False,
+    context: dict[str, Any] | None = None,
 ) -> SubjectCredit:
-    """Records, list entries and (for staff) repairs of one subject, now or ``as_of`` (staff only)."""
+    """Records, list entries and (for staff) repairs of one subject, now or ``as_of`` (staff only).
+
+    With ``public_view`` the answer is the published profile whoever asks, and a subject that neither
+    base registry holds and that has nothing published is unknown (404) rather than an empty profile,
+    so the answer does not tell that unpublished items exist.
+    """
     subject = subject_key(subject_id)
-    staff = is_staff(actor)
+    staff = is_staff(actor) and not public_view
     when = aware(as_of)
     if when is not None:
         require_roles(actor, *READ_ROLES)
@@ -311,8 +332,16 @@ def subject_credit(
         action="credit.subject.view",
         target_type="credit_subject",
         target_id=key,
-        details={"as_of": str(when) if when else None, "records": len(records), "entries": len(entries)},
+        details={
+            "as_of": str(when) if when else None,
+            "records": len(records),
+            "entries": len(entries),
+            **(context or {}),
+        },
     )
+    if public_view:
+        records = [r for r in records if record_published(r, day)]  # type: ignore[assignment]
+        entries = [e for e in entries if entry_in_force(e, day)]  # type: ignore[assignment]
     if not registered and not records and not entries:
         raise NotFound(
             "信用信息库和基础库中都没有该主体",

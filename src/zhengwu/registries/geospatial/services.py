@@ -182,7 +182,9 @@ def division_get(db: Session, *, actor: Actor, code: str) -> DivisionOut:
         select(Division).where(Division.parent_code == row.code).order_by(Division.code)
     ).all()
     addresses = db.scalar(
-        select(func.count()).select_from(Address).where(Address.region_code.startswith(_prefix(row.code)))
+        select(func.count())
+        .select_from(Address)
+        .where(Address.region_code.startswith(region_prefix(row.code)))
     )
     bbox = None if row.min_lon is None else [row.min_lon, row.min_lat, row.max_lon, row.max_lat]
     return DivisionOut(
@@ -249,7 +251,7 @@ def division_boundary(db: Session, *, actor: Actor, code: str) -> dict[str, Any]
     return feature(row.code, row.name, row.level, json.loads(row.geometry))
 
 
-def _prefix(code: str) -> str:
+def region_prefix(code: str) -> str:
     """The code prefix shared by a division and everything under it (330100 → 3301)."""
     if code.endswith("0000"):
         return code[:2]
@@ -279,7 +281,7 @@ def _address_out(row: Address | AddressVersion) -> AddressOut:
     )
 
 
-def _addresses_out(rows: Sequence[Address]) -> list[AddressOut]:
+def addresses_out(rows: Sequence[Address]) -> list[AddressOut]:
     """Many addresses at once (one vectorised GCJ-02 conversion)."""
     if not rows:
         return []
@@ -397,7 +399,7 @@ def address_search(
             field="q",
         )
     limit = max(1, min(limit, MAX_RESULTS))
-    prefix = _prefix(check_region_code(region, "region")) if region else None
+    prefix = region_prefix(check_region_code(region, "region")) if region else None
     tokens = bigrams(text)
     if tokens:
         stmt = (
@@ -582,7 +584,7 @@ def reverse_geocode_batch(
     addresses: dict[int, dict[str, Any]] = {}
     if len(rows):
         wanted = np.unique(near[near >= 0]).tolist()
-        outs = _addresses_out([rows[i] for i in wanted])
+        outs = addresses_out([rows[i] for i in wanted])
         addresses = {i: a.model_dump(mode="json") for i, a in zip(wanted, outs, strict=True)}
     # One answer per county, shared by every point in it (read-only plain data).
     answers: dict[int, tuple[dict[str, Any] | None, ...]] = {-1: (None, None, None)}

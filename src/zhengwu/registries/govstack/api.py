@@ -8,6 +8,9 @@
 stands. Authentication is the platform's API token (``Authorization: Bearer``), as for every API;
 ``Information-Mediator-Client`` is required. Errors answer ``{"detail": ...}`` as the template's
 servers do; a read that finds nothing answers 404 ``{"detail": "no record found"}``.
+
+Registries: ``population`` and ``entities`` (:mod:`.services`), ``credit`` (:mod:`.credit`) and
+``addresses`` (:mod:`.addresses`), the last two read-only (writes answer 403 ``govstack.read_only``).
 """
 
 from __future__ import annotations
@@ -19,9 +22,13 @@ from fastapi import APIRouter, Body, Header, Request, Response
 from fastapi.responses import JSONResponse
 
 from zhengwu.errors import ValidationError, ZhengwuError
+from zhengwu.registries.govstack.addresses import address_exists, address_list, address_read
+from zhengwu.registries.govstack.credit import credit_exists, credit_list, credit_read
 from zhengwu.registries.govstack.services import (
+    ReadOnlyRegistry,
     caller_of,
     personal_data_usage,
+    read_only_refused,
     record_delete,
     record_exists,
     record_list,
@@ -93,23 +100,36 @@ def api_list(
     page: int = 1,
     page_size: int = 20,
 ) -> dict[str, Any]:
-    caller_of(client, issue)
+    caller = caller_of(client, issue)
     registry = registry_of(registryname, versionnumber)
     filters = {k[len("query.") :]: v for k, v in request.query_params.items() if k.startswith("query.")}
     if filter and search and filter not in filters:
         # "filter" names the field the "search" text applies to.
         filters[filter] = search
         search = None
-    count, results, page, page_size = record_list(
-        db,
-        actor=actor,
-        registry=registry,
-        search=search,
-        filters=filters,
-        ordering=ordering,
-        page=page,
-        page_size=page_size,
-    )
+    if isinstance(registry, ReadOnlyRegistry):
+        listing = credit_list if registry is ReadOnlyRegistry.CREDIT else address_list
+        count, results, page, page_size = listing(
+            db,
+            actor=actor,
+            search=search,
+            filters=filters,
+            ordering=ordering,
+            page=page,
+            page_size=page_size,
+            caller=caller,
+        )
+    else:
+        count, results, page, page_size = record_list(
+            db,
+            actor=actor,
+            registry=registry,
+            search=search,
+            filters=filters,
+            ordering=ordering,
+            page=page,
+            page_size=page_size,
+        )
 
     def link(number: int) -> str:
         params = dict(request.query_params) | {"page": str(number), "page_size": str(page_size)}
@@ -135,7 +155,13 @@ def api_exists(
 ) -> dict[str, Any]:
     caller = caller_of(client, issue)
     registry = registry_of(registryname, versionnumber)
-    found = record_exists(db, actor=actor, registry=registry, query=_content(query, "query"), caller=caller)
+    content = _content(query, "query")
+    if registry is ReadOnlyRegistry.CREDIT:
+        found = credit_exists(db, actor=actor, query=content, caller=caller)
+    elif registry is ReadOnlyRegistry.ADDRESSES:
+        found = address_exists(db, actor=actor, query=content, caller=caller)
+    else:
+        found = record_exists(db, actor=actor, registry=registry, query=content, caller=caller)
     message = "Object found from database" if found else "Object not found from database"
     return {"answer": {"status": found, "message": message}}
 
@@ -152,11 +178,12 @@ def api_read(
 ) -> dict[str, Any]:
     caller = caller_of(client, issue)
     registry = registry_of(registryname, versionnumber)
-    return {
-        "content": record_read(
-            db, actor=actor, registry=registry, query=_content(query, "query"), caller=caller
-        )
-    }
+    content = _content(query, "query")
+    if registry is ReadOnlyRegistry.CREDIT:
+        return {"content": credit_read(db, actor=actor, query=content, caller=caller)}
+    if registry is ReadOnlyRegistry.ADDRESSES:
+        return {"content": address_read(db, actor=actor, query=content, caller=caller)}
+    return {"content": record_read(db, actor=actor, registry=registry, query=content, caller=caller)}
 
 
 def _write(
@@ -172,6 +199,8 @@ def _write(
 ) -> dict[str, Any]:
     caller = caller_of(client, issue)
     registry = registry_of(registryname, versionnumber)
+    if isinstance(registry, ReadOnlyRegistry):
+        raise read_only_refused(actor, registry)
     write = body.get("write") if isinstance(body, dict) else None
     query = body.get("query") if isinstance(body, dict) else None
     content = _content(write if isinstance(write, dict) else {}, "write")
@@ -247,5 +276,7 @@ def api_delete(
 ) -> Response:
     caller = caller_of(client, issue)
     registry = registry_of(registryname, versionnumber)
+    if isinstance(registry, ReadOnlyRegistry):
+        raise read_only_refused(actor, registry)
     record_delete(db, actor=actor, registry=registry, key=ID, caller=caller)
     return Response(status_code=204)

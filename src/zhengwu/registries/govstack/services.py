@@ -7,7 +7,9 @@ with list (search, filter, ordering, page, page_size, ``query.<field>``), ``exis
 tells a person who read their data. Every call names the calling system in the
 ``Information-Mediator-Client`` header (X-Road client identifier ``INSTANCE/CLASS/MEMBER[/SUBSYSTEM]``).
 
-Here the registries are ``population`` and ``entities``, version ``1.0``. A record's ``content`` is the
+Here the registries are ``population`` and ``entities``, version ``1.0``, read and written as below, and
+two read-only ones: ``credit`` (the published social credit registry, :mod:`.credit`) and ``addresses``
+(the standard addresses of the geospatial registry, :mod:`.addresses`). A record's ``content`` is the
 record as :mod:`zhengwu.registries.services` gives it to the caller, **masked by default** like
 everywhere else, with the key also under ``ID``. ``exists`` and ``read`` only take the key and the
 name as query fields: querying by any other field would let a caller probe values it may not see.
@@ -18,12 +20,25 @@ history and provenance; ``delete`` ends the record's current state (it becomes a
 
 Every read of a person's data (lookup, verification, history, relations; by any API or page) is in the
 audit trail with the reader's department; reads through this API also record the calling system and
-the purpose (``X-Road-Issue`` header, percent-encoded UTF-8). ``MyPersonalDataUsage`` answers from there.
+the purpose (``X-Road-Issue`` header, percent-encoded UTF-8). ``MyPersonalDataUsage`` answers from there,
+for the population registry (``DatabaseID=population``: lookups, verifications, history, relations)
+and for the credit registry (``DatabaseID=credit``: subject views and ``exists``, searches by the
+person's ID, credit checks), both when ``DatabaseID`` is left out.
+
+Writes to a read-only registry (``credit``, ``addresses``) answer **403** with code
+``govstack.read_only``. The template gives the write operations no error responses at all (only 200,
+204 for delete), so it suggests nothing; 405 would say the HTTP method is wrong for the resource while
+the same paths accept writes for ``population``; our error hierarchy has no "method" error and maps
+"the caller may not do this" (:class:`~zhengwu.errors.PermissionDenied`) to 403, and a write by a
+non-manager to ``population`` is a 403 already. The distinct code tells a client that no role would
+help: the credit registry is written by its ingestion and its own workflows (lists, repair), the
+geospatial registry by its ingestion.
 """
 
 from __future__ import annotations
 
 import csv
+import enum
 import re
 import tempfile
 from dataclasses import dataclass
@@ -31,11 +46,11 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import unquote
 
-from sqlalchemy import func, select, text
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from zhengwu.accounts.models import Department, Role
-from zhengwu.accounts.permissions import Actor, require_roles
+from zhengwu.accounts.permissions import Actor, require_authenticated, require_roles
 from zhengwu.audit.models import AuditEvent
 from zhengwu.audit.services import audit_record
 from zhengwu.db import utcnow
@@ -65,8 +80,21 @@ PERSON_READS: Final = (
     "registries.person.history",
     "registries.person.relations",
 )
+#: Audit actions (target ``credit_subject``) that are a read of one subject's credit data.
+CREDIT_READS: Final = ("credit.subject.view", "credit.subject.exists", "credit.record.search", "credit.check")
 # X-Road identifier characters (X-Road REST protocol): INSTANCE/CLASS/MEMBER with an optional SUBSYSTEM.
 _CLIENT_RE: Final = re.compile(r"[A-Za-z0-9'()+,\-.=?]{1,255}(/[A-Za-z0-9'()+,\-.=?]{1,255}){2,3}")
+
+
+class ReadOnlyRegistry(enum.StrEnum):
+    """Registries this API serves for reading only (written by their own ingestion and workflows)."""
+
+    CREDIT = "credit"
+    ADDRESSES = "addresses"
+
+
+#: What ``/data/{registryname}/...`` may name.
+ServedRegistry = Registry | ReadOnlyRegistry
 
 
 @dataclass(frozen=True)
@@ -95,14 +123,18 @@ def caller_of(client: str | None, purpose: str | None) -> Caller:
     return Caller(value, unquote((purpose or "").strip())[:200] or None)
 
 
-def registry_of(name: str, version: str) -> Registry:
+def registry_of(name: str, version: str) -> ServedRegistry:
     """The registry served under ``/data/{name}/{version}``."""
+    registry: ServedRegistry
     try:
         registry = Registry(name)
     except ValueError:
-        raise NotFound(
-            f"没有名为“{name}”的基础库", message_en=f"no registry '{name}'", code="govstack.registry"
-        ) from None
+        try:
+            registry = ReadOnlyRegistry(name)
+        except ValueError:
+            raise NotFound(
+                f"没有名为“{name}”的基础库", message_en=f"no registry '{name}'", code="govstack.registry"
+            ) from None
     if version not in VERSIONS:
         raise NotFound(
             f"基础库 {name} 没有版本 {version}",
@@ -110,6 +142,17 @@ def registry_of(name: str, version: str) -> Registry:
             code="govstack.version",
         )
     return registry
+
+
+def read_only_refused(actor: Actor, registry: ReadOnlyRegistry) -> PermissionDenied:
+    """The error a write to a read-only registry answers (403 ``govstack.read_only``; module docstring)."""
+    require_authenticated(actor)
+    return PermissionDenied(
+        f"基础库 {registry.value} 通过本接口只读：它由自身的数据归集和业务流程写入",
+        message_en=f"registry {registry.value} is read-only through this API "
+        "(it is written by its own ingestion and workflows)",
+        code="govstack.read_only",
+    )
 
 
 def _content(registry: Registry, record: dict[str, Any]) -> dict[str, Any]:
@@ -375,9 +418,12 @@ def record_delete(db: Session, *, actor: Actor, registry: Registry, key: str, ca
 def personal_data_usage(
     db: Session, *, actor: Actor, user_id: str, database_id: str | None, caller: Caller
 ) -> list[dict[str, Any]]:
-    """``MyPersonalDataUsage``: who read this person's data, when, from which system and for what."""
+    """``MyPersonalDataUsage``: who read this person's data, when, from which system and for what.
+
+    ``database_id`` ``population`` or ``credit`` narrows the answer to one registry; none means both.
+    """
     require_roles(actor, *READ_ROLES)
-    if database_id not in (None, "", Registry.POPULATION.value):
+    if database_id not in (None, "", Registry.POPULATION.value, ReadOnlyRegistry.CREDIT.value):
         raise ValidationError(
             f"没有名为“{database_id}”的人员数据库",
             message_en=f"no personal database '{database_id}'",
@@ -385,14 +431,15 @@ def personal_data_usage(
             field="DatabaseID",
         )
     key = validate_resident_id(user_id)
+    wanted = []
+    if database_id != ReadOnlyRegistry.CREDIT.value:
+        wanted.append(and_(AuditEvent.target_type == "person", AuditEvent.action.in_(PERSON_READS)))
+    if database_id != Registry.POPULATION.value:
+        wanted.append(and_(AuditEvent.target_type == "credit_subject", AuditEvent.action.in_(CREDIT_READS)))
     rows = db.execute(
         select(AuditEvent, Department.code, Department.name)
         .outerjoin(Department, Department.id == AuditEvent.actor_department_id)
-        .where(
-            AuditEvent.target_type == "person",
-            AuditEvent.target_id == key,
-            AuditEvent.action.in_(PERSON_READS),
-        )
+        .where(AuditEvent.target_id == key, or_(*wanted))
         .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
         .limit(1000)
     ).all()
@@ -418,6 +465,7 @@ def personal_data_usage(
                 "SearchDateTime": event.occurred_at.isoformat(),
                 "Purpose": details.get("purpose"),
                 "Action": event.action.rsplit(".", 1)[-1],
+                "DatabaseID": "credit" if event.target_type == "credit_subject" else "population",
                 "Refrences": [{"ReferenceID": f"audit-{event.id}"}],
             }
         )
