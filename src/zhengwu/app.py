@@ -6,6 +6,7 @@ This is the only module that imports every domain; a new domain adds its ``api.r
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -202,6 +203,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if settings.search_warm_on_start and settings.mode != "test":
             threading.Thread(target=search_warm, args=(database,), name="search-warm", daemon=True).start()
+        if settings.mode != "test":
+            # Every domain's modules, models and routes are loaded now and live as long as the process:
+            # out of the collector's reach, a full collection no longer walks them (≈ 0.5 s measured for
+            # the gateway), a pause every call in flight would wait through. Tests build many apps.
+            gc.freeze()
         yield
         await run_in_threadpool(usage.close)
 
