@@ -1,7 +1,10 @@
 """Running the gateway on the lean server (:mod:`.server`): one process, or N worker processes.
 
-One listening socket is bound here; with ``workers > 1`` each worker is a fresh interpreter
-(``python -m zhengwu.exchange.gateway.workers``) that inherits the socket, builds the gateway from the
+The listening sockets are bound here; with ``workers > 1`` each worker is a fresh interpreter
+(``python -m zhengwu.exchange.gateway.workers``) that inherits **its own** socket of the port
+(``SO_REUSEPORT``: the kernel spreads new connections over the sockets by address hash; on one shared
+socket the first uvloop worker to wake accepts a whole burst of keep-alive connections and the other
+idles, measured for ``zhengwu serve`` in :mod:`zhengwu.web.server`), builds the gateway from the
 environment (:func:`.api.create_gateway_app`, as uvicorn's workers did) and serves on uvloop. The
 supervisor restarts a worker that dies, forwards SIGINT/SIGTERM as a graceful stop, and each worker
 also stops when its stdin closes, i.e. when the supervisor is gone, even after a SIGKILL (the same
@@ -35,11 +38,14 @@ from zhengwu.exchange.gateway.tls import TlsOptions, server_context
 log = logging.getLogger("zhengwu.exchange.gateway.workers")
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket (IPv4 or IPv6 by the host's form)."""
+def bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A listening TCP socket (IPv4 or IPv6 by the host's form); ``reuse_port``: one of several on the
+    same port, each served by one worker."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.listen(2048)
     sock.setblocking(False)
@@ -84,10 +90,12 @@ def _worker_command(fd: int, tls: TlsOptions | None) -> list[str]:
 
 def run(host: str, port: int, *, workers: int = 1, tls: TlsOptions | None = None) -> None:
     """Serve the gateway (configured through ``ZHENGWU_GATEWAY_*``) until interrupted."""
-    sock = bind(host, port)
     if workers <= 1:
-        _serve_socket(sock, tls, watch_stdin=False)
+        _serve_socket(bind(host, port), tls, watch_stdin=False)
         return
+    first = bind(host, port, reuse_port=True)
+    # The same port for every worker (port 0 asks the kernel for one, then the others join it).
+    socks = [first] + [bind(host, first.getsockname()[1], reuse_port=True) for _ in range(workers - 1)]
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -95,20 +103,21 @@ def run(host: str, port: int, *, workers: int = 1, tls: TlsOptions | None = None
         stopping = True
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    command = _worker_command(sock.fileno(), tls)
 
-    def start() -> subprocess.Popen[bytes]:
-        # Our own interpreter and module, with arguments built here.
-        return subprocess.Popen(command, stdin=subprocess.PIPE, pass_fds=(sock.fileno(),))  # noqa: S603
+    def start(n: int) -> subprocess.Popen[bytes]:
+        # Our own interpreter and module, with arguments built here; a restarted worker takes over the
+        # socket of the one it replaces (connections queued on it meanwhile are served, not lost).
+        fd = socks[n].fileno()
+        return subprocess.Popen(_worker_command(fd, tls), stdin=subprocess.PIPE, pass_fds=(fd,))  # noqa: S603
 
-    children = [start() for _ in range(workers)]
+    children = [start(n) for n in range(workers)]
     try:
         while not stopping:
             time.sleep(0.2)
             for n, child in enumerate(children):
                 if child.poll() is not None and not stopping:
                     log.error("gateway worker %d exited (%s); starting another", child.pid, child.returncode)
-                    children[n] = start()
+                    children[n] = start(n)
     finally:
         for child in children:
             if child.poll() is None:
@@ -121,7 +130,8 @@ def run(host: str, port: int, *, workers: int = 1, tls: TlsOptions | None = None
                 child.wait()
             if child.stdin is not None:
                 child.stdin.close()
-        sock.close()
+        for sock in socks:
+            sock.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
