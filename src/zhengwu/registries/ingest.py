@@ -53,7 +53,7 @@ from zhengwu.audit.services import audit_record
 from zhengwu.crypto import Sm3Hasher
 from zhengwu.db import UTCDateTime, utcnow
 from zhengwu.errors import NotFound, ValidationError
-from zhengwu.registries import fastpath, firstload, readers
+from zhengwu.registries import fastpath, filescan, firstload, readers
 from zhengwu.registries.firstload import MAINTENANCE_WORK_MEM, bulk_indexes
 from zhengwu.registries.models import (
     BatchStatus,
@@ -322,6 +322,7 @@ def _read(
     today: dt.date,
     progress: Progress | None,
     chunk_size: int,
+    syntax: Callable[[], None] | None = None,
 ) -> int:
     columns = map_header(delivery.columns, spec)
     if (
@@ -330,7 +331,7 @@ def _read(
         and delivery.path is not None
         and delivery.encoding is not None
     ):
-        read = _read_fast(delivery, columns, stage, errors, today, progress)
+        read = _read_fast(delivery, columns, stage, errors, today, progress, syntax)
         if read is not None:
             return read
         if delivery.close is not None:
@@ -346,6 +347,7 @@ def _read_fast(
     errors: BatchErrors,
     today: dt.date,
     progress: Progress | None,
+    syntax: Callable[[], None] | None,
 ) -> int | None:
     """Rows read by the column-wise fast path, or None (nothing staged) when the file's syntax is doubtful.
 
@@ -359,7 +361,7 @@ def _read_fast(
     checked: list[tuple[Any, ...]] = []
     try:
         with stage.arrow_copy() as write:
-            for chunk in fastpath.read_clean(delivery.path, delivery.encoding, columns, today):
+            for chunk in fastpath.read_clean(delivery.path, delivery.encoding, columns, today, syntax=syntax):
                 write(chunk.staged)
                 for number, values in chunk.doubtful:
                     result = validate({c: clean(v) for c, v in zip(columns, values, strict=True)}, today)
@@ -603,13 +605,20 @@ def ingest(
     require_department_admin(actor, department.id)
     today = today or dt.date.today()
     hasher = Sm3Hasher()
+    scan: filescan.FileScan | None = None
     if path is not None:
         file_path = delivery_file(path)
         file_format = readers.format_of(file_path)
-        fingerprint = readers.fingerprint_file(file_path, source)
-        earlier = _previous_batch(db, registry.value, fingerprint)
-        if earlier is not None:
-            return _duplicate(db, actor, registry.value, earlier)
+        if _first_load_ahead(db, registry, file_format):
+            # The fingerprint and the CSV syntax check run beside the load (see filescan): a delivery
+            # applied before is then found at the end, and everything done meanwhile rolled back.
+            fingerprint = ""
+            scan = filescan.FileScan(file_path, source).start()
+        else:
+            fingerprint = readers.fingerprint_file(file_path, source)
+            earlier = _previous_batch(db, registry.value, fingerprint)
+            if earlier is not None:
+                return _duplicate(db, actor, registry.value, earlier)
         file_name = file_path.name
     elif sql_url and sql_query:
         file_format, fingerprint, file_name = "sql", "", sql_query[:500]
@@ -638,6 +647,13 @@ def ingest(
     errors = BatchErrors()
     result = IngestResult(batch_id=batch.id, status=BatchStatus.RUNNING.value)
     stage = _Stage(db, registry, spec, batch.id)
+    syntax = None if scan is None else scan.syntax
+
+    def repeat_check() -> None:
+        # Run by the first load before its savepoint is released: a repeat undoes the load.
+        if (earlier := _late_repeat(db, registry, batch, hasher, scan)) is not None:
+            raise _Repeat(earlier)
+
     try:
         try:
             delivery = _open(file_format, path, sql_url, sql_query, hasher)
@@ -653,23 +669,28 @@ def ingest(
                     atomic=mode == "atomic",
                     today=today,
                     progress=progress,
+                    syntax=syntax,
+                    finish=None if scan is None else repeat_check,
                 )
             if direct is not None:
                 # Straight into the empty registry (zhengwu.registries.firstload): checked and applied.
                 result.rows_read, result.inserted = direct
             else:
-                result.rows_read = _read(registry, spec, delivery, stage, errors, today, progress, chunk_size)
+                result.rows_read = _read(
+                    registry, spec, delivery, stage, errors, today, progress, chunk_size, syntax
+                )
+        except _Repeat as repeat:
+            return _drop_repeat(db, actor, registry, batch, repeat.earlier)
         except ValidationError as exc:
+            if scan is not None and (earlier := _late_repeat(db, registry, batch, hasher, scan)):
+                return _drop_repeat(db, actor, registry, batch, earlier)
             return batch_finish(
                 db, actor, batch, result, errors, error_dir, BatchStatus.REJECTED, exc.message
             )
-        if direct is None and file_format == "sql":
-            batch.fingerprint = hasher.hexdigest()
-            earlier = _previous_batch(db, registry.value, batch.fingerprint)
+        if direct is None and (file_format == "sql" or scan is not None):
+            earlier = _late_repeat(db, registry, batch, hasher, scan)
             if earlier is not None:
-                db.delete(batch)
-                db.flush()
-                return _duplicate(db, actor, registry.value, earlier)
+                return _drop_repeat(db, actor, registry, batch, earlier)
         if direct is None:
             _set_checks(registry, stage, errors)
         if errors.all and mode == "atomic":
@@ -682,11 +703,52 @@ def ingest(
             result.inserted, result.updated, result.unchanged = _apply(registry, stage, batch)
     finally:
         stage.drop()
+        if scan is not None:
+            scan.cancel()
     status = BatchStatus.PARTIAL if errors.all else BatchStatus.APPLIED
     message = f"新增 {result.inserted} 条，更新 {result.updated} 条，未变化 {result.unchanged} 条" + (
         f"；{len(errors.bad_rows)} 行有错误未入库，见错误文件" if errors.all else ""
     )
     return batch_finish(db, actor, batch, result, errors, error_dir, status, message)
+
+
+class _Repeat(Exception):
+    """The delivery turned out to be one applied before (its fingerprint was computed late)."""
+
+    def __init__(self, earlier: RegistryBatch) -> None:
+        super().__init__(earlier.id)
+        self.earlier = earlier
+
+
+def _first_load_ahead(db: Session, registry: Registry, file_format: str) -> bool:
+    """A person CSV into the empty population registry on PostgreSQL: the first load will likely
+    take it (:func:`firstload.eligible`), so its fingerprint is computed beside the load."""
+    return (
+        db.get_bind().dialect.name == "postgresql"
+        and registry is Registry.POPULATION
+        and file_format == "csv"
+        and _empty(db, TABLES[registry][0])
+    )
+
+
+def _late_repeat(
+    db: Session, registry: Registry, batch: RegistryBatch, hasher: Sm3Hasher, scan: filescan.FileScan | None
+) -> RegistryBatch | None:
+    """Set the batch's fingerprint known only now (a query's rows, a file scanned beside the load) and
+    return the applied batch with the same one, if any."""
+    fingerprint = hasher.hexdigest() if scan is None else scan.fingerprint()
+    earlier = _previous_batch(db, registry.value, fingerprint)
+    batch.fingerprint = fingerprint
+    return earlier
+
+
+def _drop_repeat(
+    db: Session, actor: Actor, registry: Registry, batch: RegistryBatch, earlier: RegistryBatch
+) -> IngestResult:
+    """A repeated delivery found late: its batch row goes, as if the repeat had been seen at the start."""
+    db.delete(batch)
+    db.flush()
+    return _duplicate(db, actor, registry.value, earlier)
 
 
 def _open(
