@@ -84,8 +84,8 @@ class FileScan:
                     check_syntax_blocks(source)
                 except NotClean as exc:
                     self._syntax = exc
-                    for _ in source:  # the fingerprint still covers every byte
-                        pass
+                for _ in source:  # the fingerprint covers every byte, whenever the check stopped
+                    pass
             if not self._stop.is_set():
                 self._fingerprint = readers.fingerprint_finish(hasher, self.source)
         except BaseException as exc:  # handed to the thread that asks for the answers
