@@ -273,16 +273,19 @@ def check_syntax_blocks(blocks: Iterable[bytes]) -> None:
         # Only a few passes over the bytes; the rest works on the positions of quotes and line ends.
         quotes = np.flatnonzero(data[2:-1] == _QUOTE) + 2
         lines = np.flatnonzero(data[2:-1] == _LF) + 2
-        opening = (np.arange(len(quotes)) + carry) % 2 == 0
-        before, after = data[quotes - 1], data[quotes + 1]
-        opens = (before == _COMMA) | (before == _LF)
-        closes = (after == _COMMA) | (after == _LF) | (after == _CR)
-        if np.any(np.where(opening, ~opens, ~closes)):
+        # Quotes alternate: opening ones (even positions in the file's sequence of quotes) must follow a
+        # comma or a line start, closing ones precede a comma or a line end.
+        before = data[quotes[carry::2] - 1]
+        after = data[quotes[1 - carry :: 2] + 1]
+        if not (
+            np.all((before == _COMMA) | (before == _LF))
+            and np.all((after == _COMMA) | (after == _LF) | (after == _CR))
+        ):
             raise NotClean("quote elsewhere than around a whole value")
         if np.any((np.searchsorted(quotes, lines) + carry) % 2):
             raise NotClean("line break inside quotes")
-        returns = np.flatnonzero(data[2:-1] == _CR) + 2
-        if np.any(data[returns + 1] != _LF):
+        # (memchr first: most files have no CR at all, and a pass over the bytes is the costly part)
+        if _CR in chunk and np.any(data[np.flatnonzero(data[2:-1] == _CR) + 3] != _LF):
             raise NotClean("bare CR line end")
         # A blank line: a line end right after a line end (LF LF, or LF CR LF).
         if np.any(data[lines - 1] == _LF) or np.any((data[lines - 1] == _CR) & (data[lines - 2] == _LF)):
