@@ -74,6 +74,15 @@ def bulk_indexes(db: Session, registry: Registry) -> Iterator[None]:
     yield
     # The first load skips the staging table, which is where the session's sort memory was raised.
     db.execute(text(f"SET LOCAL maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'"))
+    # Parallel builds: PostgreSQL's default of 2 workers at least (a server set lower gets 2 for this
+    # transaction only; the leader sorts too, so 3 sorts share the memory above, each still in memory
+    # at 10 million persons). On 2 cores this halves the index builds (measured: ≈ 17 → 9 s at 1 M).
+    db.execute(
+        text(
+            "SELECT set_config('max_parallel_maintenance_workers', "
+            "greatest(current_setting('max_parallel_maintenance_workers')::int, 2)::text, true)"
+        )
+    )
     db.execute(text(f"ALTER TABLE {table.name} ADD CONSTRAINT {pk.name} PRIMARY KEY ({columns})"))
     for index in table.indexes:
         index.create(bind)
