@@ -4,7 +4,9 @@ One call of :func:`ingest` is one batch:
 
 1. the delivery is fingerprinted (SM3 of the file's bytes and the source department; for a SQL
    query, of the rows as they stream); a fingerprint already applied to the registry makes the call a
-   no-op that returns the earlier batch (re-running a batch changes nothing);
+   no-op that returns the earlier batch (re-running a batch changes nothing). A person CSV into the
+   empty population registry on PostgreSQL is fingerprinted beside its load instead
+   (:mod:`zhengwu.registries.filescan`), and a repeat found at the end rolls everything back;
 2. the header is checked (missing, unknown or repeated columns reject the whole file), then every row
    is validated (:mod:`zhengwu.registries.validation`) and valid rows go in chunks into a staging
    table: on PostgreSQL an ``UNLOGGED`` table of this batch filled by ``COPY`` (no WAL, shared
