@@ -5,10 +5,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pytest
 from hypothesis import given, settings
@@ -215,3 +218,40 @@ def test_doubtful_rows_of_a_fast_file_get_the_row_validators_messages(world: Wor
         assert stored[rows[5]["resident_id"]].birth_date == born
     else:
         assert result.status == "rejected" and not stored
+
+
+def _plain_characters() -> list[str]:
+    ranges = re.findall(r"\\x\{([0-9A-F]+)\}(?:-\\x\{([0-9A-F]+)\})?", fastpath.PLAIN_CHARS)
+    return [chr(c) for a, b in ranges for c in range(int(a, 16), int(b or a, 16) + 1)]
+
+
+def test_plain_characters_are_left_alone_by_nfkc_whatever_surrounds_them() -> None:
+    plain = _plain_characters()
+    assert len(plain) > 27_000 and "·" in plain and "张" in plain and " " not in plain
+    for char in plain:
+        assert unicodedata.normalize("NFKC", char) == char and unicodedata.combining(char) == 0
+        assert not char.isspace() and unicodedata.category(char)[0] not in "ZC"
+    # Never the second half of a canonical composition (the only way a neighbour could change them).
+    seconds = set()
+    for code in range(0x110000):
+        parts = unicodedata.decomposition(chr(code)).split()
+        if len(parts) == 2 and not parts[0].startswith("<"):
+            seconds.add(chr(int(parts[1], 16)))
+    assert not seconds & set(plain)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["张三", "阿依古丽·买买提", "浙江省杭州市西湖区文三路1号"],
+        ["张三", "ｚｈａｎｇ", " 张三", "张三 ", "", "张\u00a0三", "a\x1fb", "\x1c张三", "丽·", "㐀", "豈"],
+        ["", "\u3000", "é", "e\u0301"],
+    ],
+)
+def test_the_plain_shortcut_decides_as_normalising_does(values: list[str]) -> None:
+    column = pa.array(values, pa.string())
+    reference = pc.and_(
+        pc.equal(pc.utf8_normalize(column, form="NFKC"), column),
+        pc.invert(pc.match_substring_regex(column, fastpath._EDGE_SPACE)),
+    )
+    assert fastpath._unchanged(column).to_pylist() == reference.to_pylist()

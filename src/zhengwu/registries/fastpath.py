@@ -23,9 +23,9 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, Final
@@ -47,6 +47,13 @@ _PLACEHOLDER_ID: Final = "0" * 18
 # C0/C1 separators, all of them in \p{Z} or \p{Cc}): a value with them goes to the row validator.
 _EDGE_SPACE: Final = r"^[\p{Z}\p{Cc}]|[\p{Z}\p{Cc}]$"
 _QUOTE, _COMMA, _LF, _CR = 34, 44, 10, 13
+# Characters that NFKC leaves as they are whatever surrounds them: normalisation quick check "Yes",
+# combining class 0, never the second half of a composition (those are combining marks and Hangul
+# jamo). Printable ASCII, the middle dot of transcribed names (阿依古丽·买买提), and the CJK ideographs
+# of extension A and of the unified block (the compatibility ideographs U+F900… are *not*: they
+# decompose). tests/registries/test_registries_fastpath.py checks every one of them.
+PLAIN_CHARS: Final = r"\x{21}-\x{7E}\x{B7}\x{3400}-\x{4DBF}\x{4E00}-\x{9FFF}"
+_PLAIN: Final = rf"^[{PLAIN_CHARS}](?:[ {PLAIN_CHARS}]*[{PLAIN_CHARS}])?$"
 
 
 class NotClean(Exception):
@@ -75,10 +82,31 @@ def _text(col: pa.Array, limit: int, ok: _Ok) -> pa.Array:
     Values NFKC would change or with surrounding spaces are the row validator's (its ``clean`` and
     Arrow's trimming need not agree on every Unicode space, so the fast path never trims).
     """
-    ok.require(pc.equal(pc.utf8_normalize(col, form="NFKC"), col))
-    ok.require(pc.invert(pc.match_substring_regex(col, _EDGE_SPACE)))
+    ok.require(_unchanged(col))
     ok.require(pc.less_equal(pc.utf8_length(col), limit))
     return _code(col)
+
+
+def _unchanged(col: pa.Array) -> pa.Array:
+    """Per value: NFKC leaves it as it is and it has no surrounding space (null: false).
+
+    Normalising is the costliest rule of a person (names and addresses, 10 million of each). A value of
+    :data:`_PLAIN` characters only, with no space at either end, passes both checks by construction, and
+    one regular expression tells; only the other values (a full-width digit, a rare character, an
+    empty value) are normalised and looked at.
+    """
+    plain = pc.fill_null(pc.match_substring_regex(col, _PLAIN), False)
+    if pc.all(plain).as_py():
+        return plain
+    rest = np.flatnonzero(np.invert(plain.to_numpy(zero_copy_only=False)))
+    values = col.take(pa.array(rest))
+    good = pc.and_(
+        pc.equal(pc.utf8_normalize(values, form="NFKC"), values),
+        pc.invert(pc.match_substring_regex(values, _EDGE_SPACE)),
+    )
+    mask = plain.to_numpy(zero_copy_only=False).copy()
+    mask[rest] = pc.fill_null(good, False).to_numpy(zero_copy_only=False)
+    return pa.array(mask)
 
 
 def _code(col: pa.Array) -> pa.Array:
@@ -223,36 +251,48 @@ def check_syntax(path: Path, block: int = _BLOCK) -> None:
     use ASCII quote, comma, CR or LF bytes. Blank lines and bare CR line ends are refused too (row
     numbers are line numbers); a wrong number of values makes Arrow itself fail in :func:`read_clean`.
     """
+    with path.open("rb") as fh:
+        check_syntax_blocks(iter(partial(fh.read, block), b""))
+
+
+def check_syntax_blocks(blocks: Iterable[bytes]) -> None:
+    """:func:`check_syntax` over a file's bytes given block by block (any sizes, none empty).
+
+    The background scan (:mod:`zhengwu.registries.filescan`) feeds the blocks it also fingerprints.
+    """
     previous = bytes([_LF, _LF])  # the bytes before the file: a line start
     carry = 0  # quotes seen so far, modulo 2: 1 means inside a quoted value
-    with path.open("rb") as fh:
-        chunk = fh.read(block)
-        if chunk.startswith(codecs.BOM_UTF8):
-            chunk = chunk[len(codecs.BOM_UTF8) :]
-        while chunk:
-            following = fh.read(block)
-            # The block with two bytes of context before it and one after; positions below are shifted.
-            data = np.frombuffer(previous + chunk + (following[:1] or b"\n"), dtype=np.uint8)
-            # Only a few passes over the bytes; the rest works on the positions of quotes and line ends.
-            quotes = np.flatnonzero(data[2:-1] == _QUOTE) + 2
-            lines = np.flatnonzero(data[2:-1] == _LF) + 2
-            opening = (np.arange(len(quotes)) + carry) % 2 == 0
-            before, after = data[quotes - 1], data[quotes + 1]
-            opens = (before == _COMMA) | (before == _LF)
-            closes = (after == _COMMA) | (after == _LF) | (after == _CR)
-            if np.any(np.where(opening, ~opens, ~closes)):
-                raise NotClean("quote elsewhere than around a whole value")
-            if np.any((np.searchsorted(quotes, lines) + carry) % 2):
-                raise NotClean("line break inside quotes")
-            returns = np.flatnonzero(data[2:-1] == _CR) + 2
-            if np.any(data[returns + 1] != _LF):
-                raise NotClean("bare CR line end")
-            # A blank line: a line end right after a line end (LF LF, or LF CR LF).
-            if np.any(data[lines - 1] == _LF) or np.any((data[lines - 1] == _CR) & (data[lines - 2] == _LF)):
-                raise NotClean("blank line")
-            carry = (carry + len(quotes)) % 2
-            previous = (previous + chunk)[-2:]
-            chunk = following
+    source = iter(blocks)
+    chunk = next(source, b"")
+    if chunk.startswith(codecs.BOM_UTF8):
+        chunk = chunk[len(codecs.BOM_UTF8) :] or next(source, b"")
+    while chunk:
+        following = next(source, b"")
+        # The block with two bytes of context before it and one after; positions below are shifted.
+        data = np.frombuffer(previous + chunk + (following[:1] or b"\n"), dtype=np.uint8)
+        # Only a few passes over the bytes; the rest works on the positions of quotes and line ends.
+        quotes = np.flatnonzero(data[2:-1] == _QUOTE) + 2
+        lines = np.flatnonzero(data[2:-1] == _LF) + 2
+        # Quotes alternate: opening ones (even positions in the file's sequence of quotes) must follow a
+        # comma or a line start, closing ones precede a comma or a line end.
+        before = data[quotes[carry::2] - 1]
+        after = data[quotes[1 - carry :: 2] + 1]
+        if not (
+            np.all((before == _COMMA) | (before == _LF))
+            and np.all((after == _COMMA) | (after == _LF) | (after == _CR))
+        ):
+            raise NotClean("quote elsewhere than around a whole value")
+        if np.any((np.searchsorted(quotes, lines) + carry) % 2):
+            raise NotClean("line break inside quotes")
+        # (memchr first: most files have no CR at all, and a pass over the bytes is the costly part)
+        if _CR in chunk and np.any(data[np.flatnonzero(data[2:-1] == _CR) + 3] != _LF):
+            raise NotClean("bare CR line end")
+        # A blank line: a line end right after a line end (LF LF, or LF CR LF).
+        if np.any(data[lines - 1] == _LF) or np.any((data[lines - 1] == _CR) & (data[lines - 2] == _LF)):
+            raise NotClean("blank line")
+        carry = (carry + len(quotes)) % 2
+        previous = (previous + chunk)[-2:]
+        chunk = following
     if carry:
         raise NotClean("unclosed quote at the end")
 
@@ -272,14 +312,21 @@ def read_clean(
     header: list[str],
     today: dt.date,
     first_row: int = 2,
+    syntax: Callable[[], None] | None = None,
 ) -> Iterator[Chunk]:
     """Yield the chunks of a person CSV; raise :class:`NotClean` when its syntax is doubtful.
 
     ``header`` is the canonical header (from :func:`zhengwu.registries.ingest.map_header`). The header
     line itself is skipped (so is a UTF-8 byte order mark, which sits in it). Row numbers are line
     numbers: the syntax check made sure there is one line per record.
+
+    ``syntax``, when given, is that check done elsewhere (:class:`zhengwu.registries.filescan.FileScan`
+    in a background thread): it is awaited after the last chunk, and raises :class:`NotClean` then. The
+    caller must hold back everything it did with the chunks until the generator has ended (the
+    ingestion's savepoints do), since the chunks of a doubtful file may be misread.
     """
-    check_syntax(path)
+    if syntax is None:
+        check_syntax(path)
     codec = "utf8" if encoding in ("utf-8", "utf-8-sig") else encoding
     read = pacsv.ReadOptions(encoding=codec, block_size=_BLOCK, column_names=header, skip_rows=1)
     # A blank line is then a row of one value: the wrong width, the whole file goes to the row reader.
@@ -313,6 +360,8 @@ def read_clean(
             yield Chunk(batch.num_rows, [pc.filter(numbers, ok), *kept, hashes(kept)], doubtful)
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError, ValueError) as exc:
         raise NotClean(str(exc)) from exc
+    if syntax is not None:
+        syntax()
 
 
 def accepts(header: list[str]) -> bool:

@@ -74,6 +74,15 @@ def bulk_indexes(db: Session, registry: Registry) -> Iterator[None]:
     yield
     # The first load skips the staging table, which is where the session's sort memory was raised.
     db.execute(text(f"SET LOCAL maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'"))
+    # Parallel builds: PostgreSQL's default of 2 workers at least (a server set lower gets 2 for this
+    # transaction only; the leader sorts too, so 3 sorts share the memory above, each still in memory
+    # at 10 million persons). On 2 cores this halves the index builds (measured: ≈ 17 → 9 s at 1 M).
+    db.execute(
+        text(
+            "SELECT set_config('max_parallel_maintenance_workers', "
+            "greatest(current_setting('max_parallel_maintenance_workers')::int, 2)::text, true)"
+        )
+    )
     db.execute(text(f"ALTER TABLE {table.name} ADD CONSTRAINT {pk.name} PRIMARY KEY ({columns})"))
     for index in table.indexes:
         index.create(bind)
@@ -101,10 +110,17 @@ def first_load(
     atomic: bool,
     today: dt.date,
     progress: Callable[[int], None] | None,
+    syntax: Callable[[], None] | None = None,
+    finish: Callable[[], None] | None = None,
 ) -> tuple[int, int] | None:
     """Load the batch straight into the empty registry: (rows read, rows inserted), or None when the
     batch must take the general path (nothing of this attempt is left; ``errors`` is cleared): an atomic
     batch with invalid rows, a key repeated in the file, a CSV syntax the fast path does not read.
+
+    ``syntax`` is the CSV syntax check when another thread does it (see :func:`fastpath.read_clean`).
+    ``finish`` runs once everything is in and indexed, before the savepoint is released: whatever it
+    raises undoes the load and propagates (the ingestion uses it for a repeated delivery whose
+    fingerprint was computed meanwhile).
     """
     assert delivery.path is not None and delivery.encoding is not None  # see eligible()
     raw = db.connection().connection.driver_connection
@@ -119,12 +135,14 @@ def first_load(
                 "batch_id": batch.id,
             }
             raw.execute(_defaults(provenance))
-            read, inserted = _copy(raw, delivery, columns, errors, today, progress)
+            read, inserted = _copy(raw, delivery, columns, errors, today, progress, syntax)
             raw.execute(_defaults(dict.fromkeys(provenance)))
             if errors.all and atomic:
                 # Rejected: the general path lists every problem, repeated keys included.
                 raise _GeneralPath
             # Leaving the block builds the primary key, which refuses a key repeated in the file.
+        if finish is not None:
+            finish()
     except (_GeneralPath, fastpath.NotClean, IntegrityError):
         raw.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
         errors.clear()
@@ -158,6 +176,7 @@ def _copy(
     errors: Errors,
     today: dt.date,
     progress: Callable[[int], None] | None,
+    syntax: Callable[[], None] | None,
 ) -> tuple[int, int]:
     """Rows read and rows copied into the registry."""
     assert delivery.path is not None and delivery.encoding is not None
@@ -169,7 +188,7 @@ def _copy(
     read = copied = 0
     with raw.cursor() as cursor:
         with cursor.copy(statement + " (FORMAT csv)", writer=QueuedLibpqWriter(cursor)) as copy:
-            for chunk in fastpath.read_clean(delivery.path, delivery.encoding, columns, today):
+            for chunk in fastpath.read_clean(delivery.path, delivery.encoding, columns, today, syntax=syntax):
                 buffer = io.BytesIO()
                 # staged[0] is the row number, which the registry does not keep. Arrow writes null
                 # unquoted and "" quoted, which is how COPY's CSV format tells them apart.

@@ -4,7 +4,9 @@ One call of :func:`ingest` is one batch:
 
 1. the delivery is fingerprinted (SM3 of the file's bytes and the source department; for a SQL
    query, of the rows as they stream); a fingerprint already applied to the registry makes the call a
-   no-op that returns the earlier batch (re-running a batch changes nothing);
+   no-op that returns the earlier batch (re-running a batch changes nothing). A person CSV into the
+   empty population registry on PostgreSQL is fingerprinted beside its load instead
+   (:mod:`zhengwu.registries.filescan`), and a repeat found at the end rolls everything back;
 2. the header is checked (missing, unknown or repeated columns reject the whole file), then every row
    is validated (:mod:`zhengwu.registries.validation`) and valid rows go in chunks into a staging
    table: on PostgreSQL an ``UNLOGGED`` table of this batch filled by ``COPY`` (no WAL, shared
@@ -34,16 +36,11 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
-import pyarrow as pa
-import pyarrow.csv as pacsv
-from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
@@ -53,20 +50,19 @@ from zhengwu.audit.services import audit_record
 from zhengwu.crypto import Sm3Hasher
 from zhengwu.db import UTCDateTime, utcnow
 from zhengwu.errors import NotFound, ValidationError
-from zhengwu.registries import fastpath, firstload, readers
-from zhengwu.registries.firstload import MAINTENANCE_WORK_MEM, bulk_indexes
+from zhengwu.registries import fastpath, filescan, firstload, readers
+from zhengwu.registries.firstload import bulk_indexes
 from zhengwu.registries.models import (
     BatchStatus,
     Registry,
     RegistryBatch,
 )
+from zhengwu.registries.staging import Stage
 from zhengwu.registries.validation import ENTITY_SPEC, PERSON_SPEC, Spec, clean
 
 Mode = Literal["atomic", "partial"]
 Progress = Callable[[int], None]
 CHUNK: Final = 10_000
-#: Memory of one ingestion's sorts and index builds on PostgreSQL (``SET LOCAL``, this transaction only).
-WORK_MEM: Final = "128MB"
 #: Errors kept in memory for the result and the pages; the error file has them all.
 ERRORS_SHOWN: Final = 100
 
@@ -74,13 +70,6 @@ SPECS: Final = {Registry.POPULATION: PERSON_SPEC, Registry.ENTITIES: ENTITY_SPEC
 TABLES: Final = {
     Registry.POPULATION: ("registry_persons", "registry_person_versions"),
     Registry.ENTITIES: ("registry_entities", "registry_entity_versions"),
-}
-_STAGE_TYPES: Final = {
-    "birth_date": "DATE",
-    "status_date": "DATE",
-    "established_date": "DATE",
-    "registered_capital": "BIGINT",
-    "business_scope": "TEXT",
 }
 
 
@@ -212,116 +201,16 @@ def map_header(columns: list[str], spec: Spec) -> list[str]:
     return mapped
 
 
-class _Stage:
-    """The temporary staging table of one batch and how rows get into it on each backend."""
-
-    def __init__(self, db: Session, registry: Registry, spec: Spec, batch_id: int) -> None:
-        self.db = db
-        self.spec = spec
-        self.columns = ("row_no", *spec.staged, "row_hash")
-        self.postgres = db.get_bind().dialect.name == "postgresql"
-        types = [f"{c} {_STAGE_TYPES.get(c, 'VARCHAR(4000)')}" for c in spec.staged]
-        columns = f"(row_no BIGINT, {', '.join(types)}, row_hash VARCHAR(32), existed INTEGER DEFAULT 0)"
-        if self.postgres:
-            # Unlogged: no WAL for rows that live one transaction; a regular table, so it sits in shared
-            # buffers (a temporary table gets 8 MB of backend-local buffers and spills). One per batch:
-            # the name carries the batch id, so concurrent batches never meet.
-            self.name = f"zw_stage_{registry.value}_{batch_id}"
-            db.execute(text(f"CREATE UNLOGGED TABLE {self.name} {columns}"))
-            # Sorts, hashes and index builds of a million rows fit in memory instead of spilling to disk.
-            db.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
-            db.execute(text(f"SET LOCAL maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'"))
-        else:
-            self.name = f"tmp_zw_stage_{registry.value}"
-            db.execute(text(f"DROP TABLE IF EXISTS {self.name}"))
-            db.execute(text(f"CREATE TEMPORARY TABLE {self.name} {columns}"))
-
-    def load(self, rows: list[tuple[Any, ...]]) -> None:
-        if not rows:
-            return
-        raw = self.db.connection().connection.driver_connection
-        assert raw is not None  # a live session always has a DBAPI connection
-        if self.postgres:
-            with (
-                raw.cursor() as cursor,
-                cursor.copy(f"COPY {self.name} ({', '.join(self.columns)}) FROM STDIN") as copy,
-            ):
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            # SQLAlchemy's SQLite Date type stores ISO text; the staging rows must match it.
-            iso = [tuple(v.isoformat() if isinstance(v, dt.date) else v for v in row) for row in rows]
-            marks = ", ".join("?" * len(self.columns))
-            raw.executemany(f"INSERT INTO {self.name} ({', '.join(self.columns)}) VALUES ({marks})", iso)  # noqa: S608
-
-    def load_arrow(self, columns: list[pa.Array]) -> None:
-        """Stage columns in :attr:`columns` order: PostgreSQL copies Arrow's CSV, SQLite inserts rows."""
-        batch = pa.RecordBatch.from_arrays(columns, names=list(self.columns))
-        if not self.postgres:
-            self.load([tuple(r.values()) for r in batch.to_pylist()])
-            return
-        buffer = io.BytesIO()
-        # Arrow writes null unquoted and "" quoted, which is exactly how COPY's CSV format tells them apart.
-        pacsv.write_csv(batch, buffer, write_options=pacsv.WriteOptions(include_header=False))
-        raw = self.db.connection().connection.driver_connection
-        assert raw is not None
-        with (
-            raw.cursor() as cursor,
-            cursor.copy(f"COPY {self.name} ({', '.join(self.columns)}) FROM STDIN (FORMAT csv)") as copy,
-        ):
-            copy.write(buffer.getvalue())
-
-    @contextmanager
-    def arrow_copy(self) -> Iterator[Callable[[list[pa.Array]], None]]:
-        """One ``COPY`` for many column chunks (PostgreSQL), fed through a writer thread.
-
-        ``write(columns)`` renders a chunk as CSV and queues it: a psycopg ``QueuedLibpqWriter`` thread
-        sends it while the caller validates the next chunk, so validation in this process overlaps
-        PostgreSQL's parsing and storing in its own (at most 128 MB queued). On SQLite, rows are inserted.
-        """
-        if not self.postgres:
-            yield self.load_arrow
-            return
-        raw = self.db.connection().connection.driver_connection
-        assert raw is not None
-        names = list(self.columns)
-        options = pacsv.WriteOptions(include_header=False)
-        sql = f"COPY {self.name} ({', '.join(names)}) FROM STDIN (FORMAT csv)"
-        # A caller's exception aborts the COPY, and with it the transaction: the savepoint keeps the
-        # batch's transaction usable (the caller then falls back to the row reader).
-        raw.execute("SAVEPOINT zw_stage_copy")
-        try:
-            with raw.cursor() as cursor, cursor.copy(sql, writer=QueuedLibpqWriter(cursor)) as copy:
-
-                def write(columns: list[pa.Array]) -> None:
-                    buffer = io.BytesIO()
-                    # Arrow writes null unquoted and "" quoted, as COPY's CSV format tells them apart.
-                    batch = pa.RecordBatch.from_arrays(columns, names=names)
-                    pacsv.write_csv(batch, buffer, write_options=options)
-                    copy.write(buffer.getbuffer())
-
-                yield write
-        except BaseException:
-            raw.execute("ROLLBACK TO SAVEPOINT zw_stage_copy")
-            raise
-        raw.execute("RELEASE SAVEPOINT zw_stage_copy")
-
-    def clear(self) -> None:
-        self.db.execute(text(f"DELETE FROM {self.name}"))  # noqa: S608
-
-    def drop(self) -> None:
-        self.db.execute(text(f"DROP TABLE IF EXISTS {self.name}"))
-
-
 def _read(
     registry: Registry,
     spec: Spec,
     delivery: readers.Delivery,
-    stage: _Stage,
+    stage: Stage,
     errors: BatchErrors,
     today: dt.date,
     progress: Progress | None,
     chunk_size: int,
+    syntax: Callable[[], None] | None = None,
 ) -> int:
     columns = map_header(delivery.columns, spec)
     if (
@@ -330,7 +219,7 @@ def _read(
         and delivery.path is not None
         and delivery.encoding is not None
     ):
-        read = _read_fast(delivery, columns, stage, errors, today, progress)
+        read = _read_fast(delivery, columns, stage, errors, today, progress, syntax)
         if read is not None:
             return read
         if delivery.close is not None:
@@ -342,10 +231,11 @@ def _read(
 def _read_fast(
     delivery: readers.Delivery,
     columns: list[str],
-    stage: _Stage,
+    stage: Stage,
     errors: BatchErrors,
     today: dt.date,
     progress: Progress | None,
+    syntax: Callable[[], None] | None,
 ) -> int | None:
     """Rows read by the column-wise fast path, or None (nothing staged) when the file's syntax is doubtful.
 
@@ -359,7 +249,7 @@ def _read_fast(
     checked: list[tuple[Any, ...]] = []
     try:
         with stage.arrow_copy() as write:
-            for chunk in fastpath.read_clean(delivery.path, delivery.encoding, columns, today):
+            for chunk in fastpath.read_clean(delivery.path, delivery.encoding, columns, today, syntax=syntax):
                 write(chunk.staged)
                 for number, values in chunk.doubtful:
                     result = validate({c: clean(v) for c, v in zip(columns, values, strict=True)}, today)
@@ -383,7 +273,7 @@ def _read_rows(
     spec: Spec,
     delivery: readers.Delivery,
     columns: list[str],
-    stage: _Stage,
+    stage: Stage,
     errors: BatchErrors,
     today: dt.date,
     progress: Progress | None,
@@ -416,7 +306,7 @@ def _read_rows(
     return read
 
 
-def _set_checks(registry: Registry, stage: _Stage, errors: BatchErrors) -> None:
+def _set_checks(registry: Registry, stage: Stage, errors: BatchErrors) -> None:
     db, key, name = stage.db, stage.spec.key, stage.name
     if stage.postgres and not _empty(db, TABLES[registry][0]):
         # A new table has no statistics until analysed; without them the joins with the current table
@@ -463,7 +353,7 @@ def _set_checks(registry: Registry, stage: _Stage, errors: BatchErrors) -> None:
             )
 
 
-def _apply(registry: Registry, stage: _Stage, batch: RegistryBatch) -> tuple[int, int, int]:
+def _apply(registry: Registry, stage: Stage, batch: RegistryBatch) -> tuple[int, int, int]:
     """Apply the staged rows; return (inserted, updated, unchanged)."""
     db, key, stg = stage.db, stage.spec.key, stage.name
     current, versions = TABLES[registry]
@@ -603,13 +493,20 @@ def ingest(
     require_department_admin(actor, department.id)
     today = today or dt.date.today()
     hasher = Sm3Hasher()
+    scan: filescan.FileScan | None = None
     if path is not None:
         file_path = delivery_file(path)
         file_format = readers.format_of(file_path)
-        fingerprint = readers.fingerprint_file(file_path, source)
-        earlier = _previous_batch(db, registry.value, fingerprint)
-        if earlier is not None:
-            return _duplicate(db, actor, registry.value, earlier)
+        if _first_load_ahead(db, registry, file_format):
+            # The fingerprint and the CSV syntax check run beside the load (see filescan): a delivery
+            # applied before is then found at the end, and everything done meanwhile rolled back.
+            fingerprint = ""
+            scan = filescan.FileScan(file_path, source).start()
+        else:
+            fingerprint = readers.fingerprint_file(file_path, source)
+            earlier = _previous_batch(db, registry.value, fingerprint)
+            if earlier is not None:
+                return _duplicate(db, actor, registry.value, earlier)
         file_name = file_path.name
     elif sql_url and sql_query:
         file_format, fingerprint, file_name = "sql", "", sql_query[:500]
@@ -637,7 +534,14 @@ def ingest(
     db.flush()
     errors = BatchErrors()
     result = IngestResult(batch_id=batch.id, status=BatchStatus.RUNNING.value)
-    stage = _Stage(db, registry, spec, batch.id)
+    stage = Stage(db, registry, spec, batch.id)
+    syntax = None if scan is None else scan.syntax
+
+    def repeat_check() -> None:
+        # Run by the first load before its savepoint is released: a repeat undoes the load.
+        if (earlier := _late_repeat(db, registry, batch, hasher, scan)) is not None:
+            raise _Repeat(earlier)
+
     try:
         try:
             delivery = _open(file_format, path, sql_url, sql_query, hasher)
@@ -653,23 +557,28 @@ def ingest(
                     atomic=mode == "atomic",
                     today=today,
                     progress=progress,
+                    syntax=syntax,
+                    finish=None if scan is None else repeat_check,
                 )
             if direct is not None:
                 # Straight into the empty registry (zhengwu.registries.firstload): checked and applied.
                 result.rows_read, result.inserted = direct
             else:
-                result.rows_read = _read(registry, spec, delivery, stage, errors, today, progress, chunk_size)
+                result.rows_read = _read(
+                    registry, spec, delivery, stage, errors, today, progress, chunk_size, syntax
+                )
+        except _Repeat as repeat:
+            return _drop_repeat(db, actor, registry, batch, repeat.earlier)
         except ValidationError as exc:
+            if scan is not None and (earlier := _late_repeat(db, registry, batch, hasher, scan)):
+                return _drop_repeat(db, actor, registry, batch, earlier)
             return batch_finish(
                 db, actor, batch, result, errors, error_dir, BatchStatus.REJECTED, exc.message
             )
-        if direct is None and file_format == "sql":
-            batch.fingerprint = hasher.hexdigest()
-            earlier = _previous_batch(db, registry.value, batch.fingerprint)
+        if direct is None and (file_format == "sql" or scan is not None):
+            earlier = _late_repeat(db, registry, batch, hasher, scan)
             if earlier is not None:
-                db.delete(batch)
-                db.flush()
-                return _duplicate(db, actor, registry.value, earlier)
+                return _drop_repeat(db, actor, registry, batch, earlier)
         if direct is None:
             _set_checks(registry, stage, errors)
         if errors.all and mode == "atomic":
@@ -682,11 +591,52 @@ def ingest(
             result.inserted, result.updated, result.unchanged = _apply(registry, stage, batch)
     finally:
         stage.drop()
+        if scan is not None:
+            scan.cancel()
     status = BatchStatus.PARTIAL if errors.all else BatchStatus.APPLIED
     message = f"新增 {result.inserted} 条，更新 {result.updated} 条，未变化 {result.unchanged} 条" + (
         f"；{len(errors.bad_rows)} 行有错误未入库，见错误文件" if errors.all else ""
     )
     return batch_finish(db, actor, batch, result, errors, error_dir, status, message)
+
+
+class _Repeat(Exception):
+    """The delivery turned out to be one applied before (its fingerprint was computed late)."""
+
+    def __init__(self, earlier: RegistryBatch) -> None:
+        super().__init__(earlier.id)
+        self.earlier = earlier
+
+
+def _first_load_ahead(db: Session, registry: Registry, file_format: str) -> bool:
+    """A person CSV into the empty population registry on PostgreSQL: the first load will likely
+    take it (:func:`firstload.eligible`), so its fingerprint is computed beside the load."""
+    return (
+        db.get_bind().dialect.name == "postgresql"
+        and registry is Registry.POPULATION
+        and file_format == "csv"
+        and _empty(db, TABLES[registry][0])
+    )
+
+
+def _late_repeat(
+    db: Session, registry: Registry, batch: RegistryBatch, hasher: Sm3Hasher, scan: filescan.FileScan | None
+) -> RegistryBatch | None:
+    """Set the batch's fingerprint known only now (a query's rows, a file scanned beside the load) and
+    return the applied batch with the same one, if any."""
+    fingerprint = hasher.hexdigest() if scan is None else scan.fingerprint()
+    earlier = _previous_batch(db, registry.value, fingerprint)
+    batch.fingerprint = fingerprint
+    return earlier
+
+
+def _drop_repeat(
+    db: Session, actor: Actor, registry: Registry, batch: RegistryBatch, earlier: RegistryBatch
+) -> IngestResult:
+    """A repeated delivery found late: its batch row goes, as if the repeat had been seen at the start."""
+    db.delete(batch)
+    db.flush()
+    return _duplicate(db, actor, registry.value, earlier)
 
 
 def _open(

@@ -177,9 +177,17 @@ class Person(_PersonColumns, Base):
     resident_id: Mapped[str] = mapped_column(String(18), primary_key=True)
     batch_id: Mapped[int] = mapped_column(BigId)  # no foreign key: see the module docstring
 
+    # The search pages ask for a name or region *prefix* (``LIKE '张%'``), which a btree in the database's
+    # collation (C.UTF-8, zh_CN...) cannot serve; the pattern operator class compares bytes, so it can, and
+    # its build sorts without a strcoll() per comparison (≈ 2× faster at 10 million persons). Equality
+    # works too; no query orders persons by these indexes alone (migration registries_more_0003).
     __table_args__ = (
-        Index("ix_registry_persons_name", "name"),
-        Index("ix_registry_persons_household_region_code", "household_region_code"),
+        Index("ix_registry_persons_name", "name", postgresql_ops={"name": "varchar_pattern_ops"}),
+        Index(
+            "ix_registry_persons_household_region_code",
+            "household_region_code",
+            postgresql_ops={"household_region_code": "varchar_pattern_ops"},
+        ),
     )
 
 

@@ -78,6 +78,11 @@ def fingerprint_file(path: Path, source: str) -> str:
     with path.open("rb") as fh:
         while chunk := fh.read(1 << 20):
             hasher.update(chunk)
+    return fingerprint_finish(hasher, source)
+
+
+def fingerprint_finish(hasher: Sm3Hasher, source: str) -> str:
+    """The fingerprint of a file whose bytes ``hasher`` has read (:func:`fingerprint_file`)."""
     hasher.update(b"\x00source=" + source.encode())
     return hasher.hexdigest()
 
