@@ -40,7 +40,7 @@ from zhengwu.registries.geospatial.services import (
     check_region_code,
     region_prefix,
 )
-from zhengwu.registries.govstack.services import Caller
+from zhengwu.registries.govstack.services import Caller, filters_check, query_fields_check
 
 QUERY_FIELDS: Final = {"ID", "address_code"}
 FILTER_FIELDS: Final = {"address", "region_code"}
@@ -52,14 +52,12 @@ def _not_found() -> NotFound:
 
 
 def _code_of(query: dict[str, Any]) -> str:
-    unknown = sorted(set(query) - QUERY_FIELDS)
-    if unknown:
-        raise ValidationError(
-            "标准地址只能按地址编码（ID）查询：" + "、".join(unknown),
-            message_en="query addresses by ID (address code) only, not: " + ", ".join(unknown),
-            code="govstack.query.field",
-            field="query.content",
-        )
+    query_fields_check(
+        query,
+        QUERY_FIELDS,
+        zh="标准地址只能按地址编码（ID）查询：",
+        en="query addresses by ID (address code) only, not: ",
+    )
     key = query.get("ID") or query.get("address_code")
     if not isinstance(key, str) or not key.strip():
         raise ValidationError(
@@ -126,14 +124,7 @@ def address_list(
     Returns ``(count, results, page, size)``.
     """
     require_authenticated(actor)
-    unknown = sorted(set(filters) - FILTER_FIELDS)
-    if unknown:
-        raise ValidationError(
-            "不支持按这些字段筛选：" + "、".join(unknown),
-            message_en="cannot filter by: " + ", ".join(unknown),
-            code="govstack.filter",
-            field="query",
-        )
+    filters_check(filters, FILTER_FIELDS)
     if ordering not in (None, "", "ascending"):
         raise ValidationError(
             "排序只支持升序（ascending，按地址编码；检索时按相关度）",

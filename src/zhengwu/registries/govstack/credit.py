@@ -50,7 +50,7 @@ from zhengwu.registries.credit.models import (
     SubjectType,
 )
 from zhengwu.registries.credit.services import record_search, subject_credit, subject_key, today_cn
-from zhengwu.registries.govstack.services import Caller
+from zhengwu.registries.govstack.services import Caller, filters_check, query_fields_check
 from zhengwu.registries.models import Entity, Person
 from zhengwu.registries.services import READ_ROLES
 
@@ -68,15 +68,12 @@ def _not_found() -> NotFound:
 
 
 def _subject_of(query: dict[str, Any]) -> str:
-    unknown = sorted(set(query) - QUERY_FIELDS)
-    if unknown:
-        raise ValidationError(
-            "信用信息库只能按主体标识（ID，统一社会信用代码或公民身份号码）查询：" + "、".join(unknown),
-            message_en="query the credit registry by ID (USCC or resident ID) only, not: "
-            + ", ".join(unknown),
-            code="govstack.query.field",
-            field="query.content",
-        )
+    query_fields_check(
+        query,
+        QUERY_FIELDS,
+        zh="信用信息库只能按主体标识（ID，统一社会信用代码或公民身份号码）查询：",
+        en="query the credit registry by ID (USCC or resident ID) only, not: ",
+    )
     key = query.get("ID") or query.get("subject_id")
     if not isinstance(key, str) or not key.strip():
         raise ValidationError(
@@ -163,14 +160,7 @@ def credit_list(
 ) -> tuple[int, list[dict[str, Any]], int, int]:
     """The list call over the published 双公示 records. Returns ``(count, results, page, page_size)``."""
     require_roles(actor, *READ_ROLES)
-    unknown = sorted(set(filters) - FILTER_FIELDS)
-    if unknown:
-        raise ValidationError(
-            "不支持按这些字段筛选：" + "、".join(unknown),
-            message_en="cannot filter by: " + ", ".join(unknown),
-            code="govstack.filter",
-            field="query",
-        )
+    filters_check(filters, FILTER_FIELDS)
     if ordering not in ORDERINGS:
         raise ValidationError(
             "排序只支持按决定日期降序（descending）",

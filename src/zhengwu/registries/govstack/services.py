@@ -41,6 +41,7 @@ import csv
 import enum
 import re
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -160,15 +161,35 @@ def _content(registry: Registry, record: dict[str, Any]) -> dict[str, Any]:
     return {"ID": record[key], **record}
 
 
-def _query_key(registry: Registry, query: dict[str, Any]) -> tuple[str, str | None]:
-    unknown = sorted(set(query) - QUERY_FIELDS)
+def filters_check(filters: Iterable[str], allowed: Iterable[str]) -> None:
+    """Refuse ``query.<field>`` list filters outside ``allowed``: 400 naming them."""
+    unknown = sorted(set(filters) - set(allowed))
     if unknown:
         raise ValidationError(
-            "只能按标识（ID）和名称查询：" + "、".join(unknown),
-            message_en="query by ID and name only, not: " + ", ".join(unknown),
+            "不支持按这些字段筛选：" + "、".join(unknown),
+            message_en="cannot filter by: " + ", ".join(unknown),
+            code="govstack.filter",
+            field="query",
+        )
+
+
+def query_fields_check(query: Iterable[str], allowed: Iterable[str], *, zh: str, en: str) -> None:
+    """Refuse ``exists``/``read`` query fields outside ``allowed``: 400 with ``zh``/``en`` (what may be
+    asked) followed by the fields refused. Asking by other fields would let a caller probe values."""
+    unknown = sorted(set(query) - set(allowed))
+    if unknown:
+        raise ValidationError(
+            zh + "、".join(unknown),
+            message_en=en + ", ".join(unknown),
             code="govstack.query.field",
             field="query.content",
         )
+
+
+def _query_key(registry: Registry, query: dict[str, Any]) -> tuple[str, str | None]:
+    query_fields_check(
+        query, QUERY_FIELDS, zh="只能按标识（ID）和名称查询：", en="query by ID and name only, not: "
+    )
     key = query.get("ID") or query.get(KEYS[registry])
     if not isinstance(key, str) or not key.strip():
         raise ValidationError(
@@ -265,14 +286,7 @@ def record_list(
     Returns ``(count, results, page, page_size)``.
     """
     region_field = "household_region_code" if registry is Registry.POPULATION else "region_code"
-    unknown = sorted(set(filters) - {"name", region_field})
-    if unknown:
-        raise ValidationError(
-            "不支持按这些字段筛选：" + "、".join(unknown),
-            message_en="cannot filter by: " + ", ".join(unknown),
-            code="govstack.filter",
-            field="query",
-        )
+    filters_check(filters, {"name", region_field})
     if ordering not in (None, "", "ascending", "name"):
         raise ValidationError(
             "排序只支持按名称升序（ascending）",
