@@ -40,33 +40,23 @@ from zhengwu.registries.geospatial.services import (
     check_region_code,
     region_prefix,
 )
-from zhengwu.registries.govstack.services import Caller, filters_check, query_fields_check
+from zhengwu.registries.govstack.services import Caller, filters_check, not_found, query_id
 
 QUERY_FIELDS: Final = {"ID", "address_code"}
 FILTER_FIELDS: Final = {"address", "region_code"}
 MAX_PAGE_SIZE: Final = 100
 
 
-def _not_found() -> NotFound:
-    return NotFound("no record found", message_en="no record found", code="govstack.not_found")
-
-
 def _code_of(query: dict[str, Any]) -> str:
-    query_fields_check(
+    return query_id(
         query,
-        QUERY_FIELDS,
+        allowed=QUERY_FIELDS,
+        key_field="address_code",
         zh="标准地址只能按地址编码（ID）查询：",
         en="query addresses by ID (address code) only, not: ",
+        id_hint_zh="（地址编码）",
+        id_hint_en=" (address code)",
     )
-    key = query.get("ID") or query.get("address_code")
-    if not isinstance(key, str) or not key.strip():
-        raise ValidationError(
-            "查询条件须包含 ID（地址编码）",
-            message_en="the query needs the ID (address code)",
-            code="govstack.query.id",
-            field="query.content.ID",
-        )
-    return key
 
 
 def _audit(
@@ -90,7 +80,7 @@ def address_read(db: Session, *, actor: Actor, query: dict[str, Any], caller: Ca
         out = address_get(db, actor=actor, address_code=code)
     except NotFound:
         _audit(db, actor, "lookup", code.strip().upper(), caller, match=False)
-        raise _not_found() from None
+        raise not_found() from None
     _audit(db, actor, "lookup", out.address_code, caller, match=True)
     return {"ID": out.address_code, **out.model_dump(mode="json")}
 

@@ -50,7 +50,7 @@ from zhengwu.registries.credit.models import (
     SubjectType,
 )
 from zhengwu.registries.credit.services import record_search, subject_credit, subject_key, today_cn
-from zhengwu.registries.govstack.services import Caller, filters_check, query_fields_check
+from zhengwu.registries.govstack.services import Caller, filters_check, not_found, query_id
 from zhengwu.registries.models import Entity, Person
 from zhengwu.registries.services import READ_ROLES
 
@@ -63,25 +63,16 @@ ORDERINGS: Final = (None, "", "descending", "-decision_date")
 _CODE_LIKE: Final = re.compile(r"[0-9A-Za-z]{18}")
 
 
-def _not_found() -> NotFound:
-    return NotFound("no record found", message_en="no record found", code="govstack.not_found")
-
-
 def _subject_of(query: dict[str, Any]) -> str:
-    query_fields_check(
+    key = query_id(
         query,
-        QUERY_FIELDS,
+        allowed=QUERY_FIELDS,
+        key_field="subject_id",
         zh="信用信息库只能按主体标识（ID，统一社会信用代码或公民身份号码）查询：",
         en="query the credit registry by ID (USCC or resident ID) only, not: ",
+        id_hint_zh="（统一社会信用代码或公民身份号码）",
+        id_hint_en=" (USCC or resident ID)",
     )
-    key = query.get("ID") or query.get("subject_id")
-    if not isinstance(key, str) or not key.strip():
-        raise ValidationError(
-            "查询条件须包含 ID（统一社会信用代码或公民身份号码）",
-            message_en="the query needs the ID (USCC or resident ID)",
-            code="govstack.query.id",
-            field="query.content.ID",
-        )
     return subject_key(key).subject_id
 
 
@@ -92,7 +83,7 @@ def credit_read(db: Session, *, actor: Actor, query: dict[str, Any], caller: Cal
     try:
         profile = subject_credit(db, actor=actor, subject_id=key, public_view=True, context=caller.context())
     except NotFound:
-        raise _not_found() from None
+        raise not_found() from None
     out = profile.model_dump(mode="json")
     codes = {e.list_code for e in profile.entries}
     lists = list(db.scalars(select(CreditList).where(CreditList.code.in_(codes)))) if codes else []

@@ -173,9 +173,21 @@ def filters_check(filters: Iterable[str], allowed: Iterable[str]) -> None:
         )
 
 
-def query_fields_check(query: Iterable[str], allowed: Iterable[str], *, zh: str, en: str) -> None:
-    """Refuse ``exists``/``read`` query fields outside ``allowed``: 400 with ``zh``/``en`` (what may be
-    asked) followed by the fields refused. Asking by other fields would let a caller probe values."""
+def query_id(
+    query: dict[str, Any],
+    *,
+    allowed: Iterable[str],
+    key_field: str,
+    zh: str,
+    en: str,
+    id_hint_zh: str = "",
+    id_hint_en: str = "",
+) -> str:
+    """The ID an ``exists``/``read`` query asks for (under ``ID`` or ``key_field``), as given.
+
+    Fields outside ``allowed`` are refused (400: ``zh``/``en`` say what may be asked, followed by the
+    fields refused): asking by other fields would let a caller probe values. A query without the ID is
+    refused too, the hints naming what the ID is in that registry."""
     unknown = sorted(set(query) - set(allowed))
     if unknown:
         raise ValidationError(
@@ -184,20 +196,30 @@ def query_fields_check(query: Iterable[str], allowed: Iterable[str], *, zh: str,
             code="govstack.query.field",
             field="query.content",
         )
-
-
-def _query_key(registry: Registry, query: dict[str, Any]) -> tuple[str, str | None]:
-    query_fields_check(
-        query, QUERY_FIELDS, zh="只能按标识（ID）和名称查询：", en="query by ID and name only, not: "
-    )
-    key = query.get("ID") or query.get(KEYS[registry])
+    key = query.get("ID") or query.get(key_field)
     if not isinstance(key, str) or not key.strip():
         raise ValidationError(
-            "查询条件须包含 ID",
-            message_en="the query needs the ID",
+            "查询条件须包含 ID" + id_hint_zh,
+            message_en="the query needs the ID" + id_hint_en,
             code="govstack.query.id",
             field="query.content.ID",
         )
+    return key
+
+
+def not_found() -> NotFound:
+    """What ``read`` answers for a record it does not find (the template's 404 ``no record found``)."""
+    return NotFound("no record found", message_en="no record found", code="govstack.not_found")
+
+
+def _query_key(registry: Registry, query: dict[str, Any]) -> tuple[str, str | None]:
+    key = query_id(
+        query,
+        allowed=QUERY_FIELDS,
+        key_field=KEYS[registry],
+        zh="只能按标识（ID）和名称查询：",
+        en="query by ID and name only, not: ",
+    )
     name = query.get("name")
     return key.strip(), name if isinstance(name, str) else None
 
