@@ -17,15 +17,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
-import socket
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from sqlalchemy import Column, Date, Engine, Integer, MetaData, String, Table, create_engine, select
 from sqlalchemy.orm import Session
 from starlette.applications import Starlette
@@ -50,6 +46,7 @@ from zhengwu.identifiers import org_code_check_digit, uscc_check_char
 from zhengwu.sharing.calendar import beijing_today
 from zhengwu.sharing.schemas import ShareRequestIn
 from zhengwu.sharing.services import share_request_approve, share_request_create
+from zhengwu.web.server import served_briefly
 
 EXCHANGE_DEMO_KEY = "exchange_demo"
 NODE_PREFIX = "/demo-node"
@@ -388,19 +385,6 @@ def exchange_demo_seed(
     return calls, first
 
 
-class _QuietServer(uvicorn.Server):
-    """uvicorn in a background thread (no signal handlers: the main thread keeps Ctrl+C)."""
-
-    def install_signal_handlers(self) -> None:
-        return None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def _calls(gateway: Gateway, calls: list[DemoCall], rounds: int) -> int:
     ok = 0
     transport = httpx.ASGITransport(app=gateway)
@@ -442,24 +426,17 @@ def exchange_demo_traffic(
     the monitoring pages have something to show. Done before serving, not beside it: on SQLite, log
     writes beside a person's first sign-in could make that sign-in fail on the database lock.
     Returns how many calls answered 200."""
-    port = _free_port()
     nodes = Starlette(routes=[Mount(p, app=a) for p, a in demo_node_apps(data_dir, secret_key).items()])
-    server = _QuietServer(
-        uvicorn.Config(nodes, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 20
-        while not server.started and time.monotonic() < deadline and thread.is_alive():
-            time.sleep(0.02)
-        with database.session() as db:
-            _refresh(
-                db, province_code=province_code, secret_key=secret_key, base_url=f"http://127.0.0.1:{port}"
-            )
-        return asyncio.run(_calls(gateway, calls, rounds))
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        with database.session() as db:
-            _refresh(db, province_code=province_code, secret_key=secret_key, base_url=base_url)
+    with served_briefly(nodes) as port:
+        try:
+            with database.session() as db:
+                _refresh(
+                    db,
+                    province_code=province_code,
+                    secret_key=secret_key,
+                    base_url=f"http://127.0.0.1:{port}",
+                )
+            return asyncio.run(_calls(gateway, calls, rounds))
+        finally:
+            with database.session() as db:
+                _refresh(db, province_code=province_code, secret_key=secret_key, base_url=base_url)

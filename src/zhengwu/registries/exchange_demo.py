@@ -12,14 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import socket
-import threading
-import time
 from dataclasses import dataclass
 from typing import Any, Final
 
 import httpx
-import uvicorn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -39,6 +35,7 @@ from zhengwu.registries.publication import SUBSYSTEM_CODE, PublishedOut, registr
 from zhengwu.sharing.calendar import beijing_today
 from zhengwu.sharing.schemas import ShareRequestIn
 from zhengwu.sharing.services import share_request_approve, share_request_create
+from zhengwu.web.server import served_briefly
 
 DEMO_KEY: Final = "registries_exchange_demo"
 PROVIDER: Final = "SJJ"
@@ -189,17 +186,6 @@ def registries_exchange_demo_seed(
     return _calls(db, provider=provider, consumer=consumer, instance=instance, token=token.token), first
 
 
-class _QuietServer(uvicorn.Server):
-    def install_signal_handlers(self) -> None:
-        return None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def call_through(gateway: Gateway, calls: list[RegistryCall]) -> list[int]:
     """Make ``calls`` through ``gateway`` (in process) and close it; the HTTP status of each."""
     transport = httpx.ASGITransport(app=gateway)
@@ -230,12 +216,6 @@ def registries_exchange_demo_traffic(
     """Before the demo serves: the demo calls through ``gateway`` to ``platform_app`` served for a moment
     on ``port`` (default: a spare one), then the services point at ``base_url`` again. The statuses of
     the calls."""
-    port = port or _free_port()
-    server = _QuietServer(
-        uvicorn.Config(platform_app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
 
     def point_at(url: str) -> None:
         with database.session() as db:
@@ -248,13 +228,9 @@ def registries_exchange_demo_traffic(
                 base_url=url,
             )
 
-    try:
-        deadline = time.monotonic() + 20
-        while not server.started and time.monotonic() < deadline and thread.is_alive():
-            time.sleep(0.02)
-        point_at(f"http://127.0.0.1:{port}")
-        return asyncio.run(call_through(gateway, calls))
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        point_at(base_url)
+    with served_briefly(platform_app, port=port) as served:
+        try:
+            point_at(f"http://127.0.0.1:{served}")
+            return asyncio.run(call_through(gateway, calls))
+        finally:
+            point_at(base_url)

@@ -26,7 +26,10 @@ import logging
 import multiprocessing
 import signal
 import socket
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
@@ -150,3 +153,34 @@ def run_workers(app: str, *, host: str, port: int, workers: int, **options: Any)
                 process.kill()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn in a background thread: no signal handlers, the main thread keeps Ctrl+C."""
+
+    def install_signal_handlers(self) -> None:
+        return None
+
+
+@contextmanager
+def served_briefly(app: Any, *, port: int | None = None, start_timeout: float = 20) -> Iterator[int]:
+    """Serve ``app`` on 127.0.0.1 in a background thread for the ``with`` block; yields the port (a spare
+    one unless given). The demo uses it before it serves: calls through the gateway need the upstreams
+    reachable over HTTP for a moment."""
+    if port is None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+    server = _QuietServer(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + start_timeout
+        while not server.started and time.monotonic() < deadline and thread.is_alive():
+            time.sleep(0.02)
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(10)
