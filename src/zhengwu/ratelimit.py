@@ -172,9 +172,9 @@ class SharedLimiter:
     def _locked(self) -> _FileLock:
         return _FileLock(self._fd, self._thread_lock)
 
-    def _find(self, key: str) -> int | None:
-        """The offset of ``key``'s slot (claimed if new), or None when the probes find no room."""
-        h = _key_hash(key)
+    def _find(self, h: int) -> int | None:
+        """The offset of the slot of the key hashing to ``h`` (claimed if new), or None when the probes
+        find no room."""
         for i in range(_PROBES):
             offset = _HEADER.size + ((h + i) % self._slots) * _SLOT.size
             found = int.from_bytes(self._map[offset : offset + 8], "little")
@@ -192,22 +192,21 @@ class SharedLimiter:
     ) -> Refusal | None:
         """Take one call from ``key``'s allowance across every process sharing the file."""
         wall = time.time() if now is None else now
+        h = _key_hash(key)
         with self._locked():
-            offset = self._find(key)
+            offset = self._find(h)
             if offset is None:
                 return self._local.check(key, limits, now=wall, at=at)
             _, tokens, last, day, used = _SLOT.unpack_from(self._map, offset)
             state = _State(tokens, last, day, used) if last > 0 else None
             state, refusal = _take(state, limits, wall, at)
-            _SLOT.pack_into(
-                self._map, offset, _key_hash(key), state.tokens, state.last, state.day, state.used
-            )
+            _SLOT.pack_into(self._map, offset, h, state.tokens, state.last, state.day, state.used)
             return refusal
 
     def forget(self, key: str) -> None:
         """Reset a key's state (a revoked key; its slot stays claimed, so probe chains stay intact)."""
         with self._locked():
-            offset = self._find(key)
+            offset = self._find(_key_hash(key))
             if offset is not None:
                 self._map[offset + 8 : offset + _SLOT.size] = bytes(_SLOT.size - 8)
             self._local.forget(key)
