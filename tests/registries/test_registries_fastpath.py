@@ -184,6 +184,26 @@ def test_the_syntax_check_passes_only_files_strict_csv_reads_like_arrow(pieces: 
     assert [list(r.values()) for r in arrow.to_pylist()] == strict
 
 
+LINE_PIECES = [",", "\n", "\r\n", "\r", "a", "张"]
+
+
+@QUICK
+@given(st.lists(st.sampled_from(LINE_PIECES), max_size=30), st.integers(min_value=1, max_value=9))
+def test_the_syntax_check_finds_every_blank_line_and_bare_cr(pieces: list[str], block: int) -> None:
+    # Row numbers are line numbers: a blank line or a bare CR line end must be refused wherever the block
+    # boundaries fall (the state carried from block to block).
+    data = "".join(pieces).encode()
+    text = "\n" + "".join(pieces) + "\n"  # the file starts at a line start, and ends as if by a line end
+    refused = "\n\n" in text[:-1] or "\n\r\n" in text[:-1] or re.search("\r(?!\n)", text) is not None
+    blocks = [data[i : i + block] for i in range(0, len(data), block)]
+    try:
+        fastpath.check_syntax_blocks(blocks)
+    except fastpath.NotClean:
+        assert refused
+    else:
+        assert not refused
+
+
 def _persons(world: World) -> dict[str, Person]:
     return {p.resident_id: p for p in world.db.query(Person)}
 

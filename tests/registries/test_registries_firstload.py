@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 
 from registries.registries_helpers import World, csv_text, persons_rows
+from zhengwu.registries import firstload
 from zhengwu.registries.models import Person, PersonVersion, RegistryBatch
 
 
@@ -101,3 +102,17 @@ def test_search_indexes_serve_a_prefix_after_a_first_load(world: World) -> None:
     for query in queries:
         plan = "\n".join(world.db.execute(text(query)).scalars())
         assert "Index Cond" in plan and "~>=~" in plan, plan
+
+
+def test_a_registry_filled_since_the_check_takes_the_general_path(world: World, monkeypatch: Any) -> None:
+    # The first load empties the table (TRUNCATE, for COPY … FREEZE): under its lock it must look again,
+    # or it would drop the rows of a delivery applied since it found the registry empty.
+    if world.db.get_bind().dialect.name != "postgresql":
+        return
+    rows = persons_rows(3)
+    first = world.ingest(world.file("one.csv", csv_text(rows[:1])))
+    assert first.status == "applied" and first.inserted == 1
+    monkeypatch.setattr(firstload, "eligible", lambda *args, **kwargs: True)  # the race: it looked earlier
+    result = world.ingest(world.file("all.csv", csv_text(rows)))
+    assert result.status == "applied" and (result.inserted, result.unchanged) == (2, 1)
+    assert world.db.scalar(select(func.count()).select_from(Person)) == 3

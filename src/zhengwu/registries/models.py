@@ -116,6 +116,11 @@ ENTITY_FIELDS: Final = (
 )
 SEX_ZH: Final = {"M": "男", "F": "女"}
 
+#: The current tables' keys (resident ID, USCC): compared bytewise on PostgreSQL, where the database's
+#: collation would call strcoll() for codes whose order is the same either way (migration
+#: ``registries_more_0004``: a faster primary key build on a first load).
+IDENTIFIER_KEY: Final = String(18).with_variant(String(18, collation="C"), "postgresql")
+
 
 class RegistryBatch(Base):
     """One delivery of one department's file (or query) to one registry."""
@@ -174,7 +179,7 @@ class Person(_PersonColumns, Base):
 
     __tablename__ = "registry_persons"
 
-    resident_id: Mapped[str] = mapped_column(String(18), primary_key=True)
+    resident_id: Mapped[str] = mapped_column(IDENTIFIER_KEY, primary_key=True)
     batch_id: Mapped[int] = mapped_column(BigId)  # no foreign key: see the module docstring
 
     # The search pages ask for a name or region *prefix* (``LIKE '张%'``), which a btree in the database's
@@ -235,7 +240,7 @@ class Entity(_EntityColumns, Base):
 
     __tablename__ = "registry_entities"
 
-    uscc: Mapped[str] = mapped_column(String(18), primary_key=True)
+    uscc: Mapped[str] = mapped_column(IDENTIFIER_KEY, primary_key=True)
     batch_id: Mapped[int] = mapped_column(BigId)  # no foreign key: see the module docstring
 
     __table_args__ = (
