@@ -35,10 +35,10 @@ from zhengwu.catalog.models import ShareType
 from zhengwu.db import Database, make_engine, upgrade
 from zhengwu.exchange.gateway.server import ServerLimits, serve
 from zhengwu.exchange.gateway.services import grant_policy_set
-from zhengwu.exchange.gateway.workers import bind
 from zhengwu.exchange.schemas import ServiceIn, SubsystemIn
 from zhengwu.exchange.services import service_register, subsystem_register
 from zhengwu.sharing.models import Grant, GrantStatus
+from zhengwu.web.workers import bind
 
 INSTANCE = "CN-DEV"
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -34,7 +34,7 @@ from zhengwu.registries.cli import registries_group
 from zhengwu.registries.credit.cli import credit_group
 from zhengwu.registries.geospatial.cli import geo_group
 from zhengwu.sharing.cli import sharing_group
-from zhengwu.web.server import OneWriteHttpToolsProtocol, run_workers
+from zhengwu.web.server import ONE_WRITE_HTTP, run_workers
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -106,7 +106,7 @@ def serve(state: CliState, host: str | None, port: int | None, workers: int, acc
     logging.basicConfig(level=settings.log_level)
     database = state.database(migrate=True)
     options: dict[str, Any] = {
-        "http": OneWriteHttpToolsProtocol,
+        "http": ONE_WRITE_HTTP,
         "log_level": settings.log_level.lower(),
         "access_log": access_log,
     }

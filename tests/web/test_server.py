@@ -155,7 +155,8 @@ def test_serve_with_workers_answers_and_stops(tmp_path: Path) -> None:
                     assert time.monotonic() < deadline, "not healthy within 120 s"
                     time.sleep(0.3)
             workers = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
-            assert len([p for p in workers if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]) >= 2
+            commands = [Path(f"/proc/{p}/cmdline").read_bytes() for p in workers]
+            assert len([c for c in commands if b"zhengwu.web.server" in c]) >= 2
             clients = [httpx.Client(base_url=f"http://127.0.0.1:{port}") for _ in range(8)]
             for client in clients:  # eight connections, whichever worker took each
                 health = client.get("/healthz").json()

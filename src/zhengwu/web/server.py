@@ -10,31 +10,30 @@ step, whichever comes first: a head and a body sent in the same step (every comp
 is in one message) leave in one write; nothing waits longer than one loop step, and the order of the bytes
 never changes.
 
-:func:`run_workers` runs several worker processes, each with **its own listening socket** on the same port
-(``SO_REUSEPORT``), so the kernel spreads new connections over the workers by their address hash. With
-uvicorn's own ``--workers`` every worker waits on one shared socket, and the first libuv loop to wake
-accepts every pending connection: a burst of keep-alive connections (a load generator, a proxy's pool)
-then lands 13 to 3 or 11 to 5 on two workers (measured: 6,728 against 1,718 and 6,704 against 2,910 calls
-in 5 s), and the busier worker is the bottleneck while the other idles. (libuv's ``UV_TCP_SINGLE_ACCEPT``
-switch, the usual remedy, is gone from the libuv that uvloop bundles.)
+:func:`run_workers` runs several worker processes under the supervisor of :mod:`zhengwu.web.workers`,
+each with **its own listening socket** on the same port (``SO_REUSEPORT``), so the kernel spreads new
+connections over the workers; each worker (``python -m zhengwu.web.server --fd N``) runs uvicorn on its
+inherited socket and builds the app from the environment.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import logging
-import multiprocessing
-import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import FrameType
-from typing import Any
+from typing import Any, Final
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from zhengwu.web.workers import bind_workers, inherited_socket, stop_when_stdin_closes, supervise
 
 log = logging.getLogger("zhengwu.web.server")
 
@@ -84,6 +83,10 @@ class _OneWriteTransport:
         return getattr(self._transport, name)
 
 
+#: :class:`OneWriteHttpToolsProtocol` as uvicorn's ``http`` option in a worker's JSON options.
+ONE_WRITE_HTTP: Final = "zhengwu.web.server:OneWriteHttpToolsProtocol"
+
+
 class OneWriteHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol writing each answer in one piece (``uvicorn --http`` takes it)."""
 
@@ -93,66 +96,39 @@ class OneWriteHttpToolsProtocol(HttpToolsProtocol):
         self.transport = _OneWriteTransport(transport, self.loop)  # type: ignore[assignment]
 
 
-def _listen_socket(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    return sock
+#: How long a stopping worker may take to finish its calls in flight (then it is killed).
+STOP_GRACE: Final = 30.0
 
 
-def _worker(app: str, host: str, port: int, options: dict[str, Any]) -> None:
-    """One worker process: its own socket on the shared port, uvicorn serving ``app`` (a factory)."""
-    sock = _listen_socket(host, port)
-    config = uvicorn.Config(app, factory=True, host=host, port=port, **options)
-    uvicorn.Server(config).run(sockets=[sock])
+def _worker_command(fd: int, app: str, options: dict[str, Any]) -> list[str]:
+    return [
+        sys.executable, "-m", "zhengwu.web.server", "--fd", str(fd), "--app", app,
+        "--options", json.dumps(options),
+    ]  # fmt: skip
 
 
 def run_workers(app: str, *, host: str, port: int, workers: int, **options: Any) -> None:
     """Serve ``app`` (``"module:factory"``) with ``workers`` uvicorn processes on ``host:port``, each on
-    its own ``SO_REUSEPORT`` socket (see the module docstring); ``options`` go to :class:`uvicorn.Config`.
+    its own ``SO_REUSEPORT`` socket (:mod:`zhengwu.web.workers`); ``options`` go to
+    :class:`uvicorn.Config` and must be JSON (a protocol class as its import string).
 
     A worker that dies is started again; SIGINT or SIGTERM stops every worker (each finishes its calls in
     flight, as uvicorn does on shutdown) and returns."""
-    if port == 0:
-        raise ValueError("several workers need a fixed port")
-    _listen_socket(host, port).close()  # the port is free (or ours already): fail here, not in each worker
-    context = multiprocessing.get_context("spawn")
-    stopping = False
+    json.dumps(options)  # refuse what a worker could not be given, before anything starts
+    socks = bind_workers(host, port, workers)
+    supervise(socks, lambda fd: _worker_command(fd, app, options), grace=STOP_GRACE)
 
-    started: dict[int | None, float] = {}
 
-    def start() -> multiprocessing.process.BaseProcess:
-        process = context.Process(target=_worker, args=(app, host, port, options), daemon=False)
-        process.start()
-        started[process.pid] = time.monotonic()
-        return process
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    processes = [start() for _ in range(workers)]
-    try:
-        while not stopping:
-            time.sleep(0.2)
-            for i, process in enumerate(processes):
-                if not process.is_alive() and not stopping:
-                    if time.monotonic() - started[process.pid] < 10:  # it cannot start: do not loop
-                        raise RuntimeError(f"worker exited with {process.exitcode} right after starting")
-                    log.error("worker %s exited with %s; starting another", process.pid, process.exitcode)
-                    processes[i] = start()
-    finally:
-        for process in processes:
-            if process.is_alive() and process.pid is not None:
-                process.terminate()  # SIGTERM: uvicorn's graceful shutdown
-        for process in processes:
-            process.join(30)
-            if process.is_alive():
-                process.kill()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+def main() -> None:
+    """Entry point of a worker process (started by :func:`run_workers`)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--app", required=True)
+    parser.add_argument("--options", default="{}")
+    args = parser.parse_args()
+    server = uvicorn.Server(uvicorn.Config(args.app, factory=True, **json.loads(args.options)))
+    stop_when_stdin_closes(lambda: setattr(server, "should_exit", True))
+    server.run(sockets=[inherited_socket(args.fd)])
 
 
 class _QuietServer(uvicorn.Server):
@@ -184,3 +160,7 @@ def served_briefly(app: Any, *, port: int | None = None, start_timeout: float = 
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+if __name__ == "__main__":
+    main()
