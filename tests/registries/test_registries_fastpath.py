@@ -120,8 +120,7 @@ def _fast(values: list[list[str]]) -> tuple[list[list[Any]], list[bool]]:
         [pa.array([r[i] for r in values], pa.string()) for i in range(len(COLUMNS))], names=COLUMNS
     )
     columns, ok = fastpath.canonical(batch, COLUMNS, TODAY)
-    hashes = fastpath.hashes(columns)
-    out = [[c[i].as_py() for c in columns] + [hashes[i].as_py()] for i in range(batch.num_rows)]
+    out = [[c[i].as_py() for c in columns] for i in range(batch.num_rows)]
     return out, ok.to_pylist()
 
 

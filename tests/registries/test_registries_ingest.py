@@ -62,6 +62,27 @@ def test_rerunning_the_same_batch_changes_nothing(world: World) -> None:
     assert world.versions() == PERSONS
 
 
+def test_a_row_is_unchanged_when_applying_it_would_change_nothing(world: World) -> None:
+    # Unchanged rows are found by comparing values: a null against a value is a change either way, and
+    # former names the registry accumulated (after a change of name) do not make a later delivery of the
+    # same row a change.
+    rows = persons_rows(3)
+    world.ingest(world.file("one.csv", csv_text(rows)))
+    renamed = [dict(rows[0], name="改名后"), dict(rows[1], phone=""), rows[2]]
+    second = world.ingest(world.file("two.csv", csv_text(renamed)))
+    assert (second.updated, second.unchanged) == (2, 1)
+    person = world.db.get(Person, rows[0]["resident_id"])
+    assert person is not None and (person.name, person.former_names) == ("改名后", rows[0]["name"])
+    versions = world.versions()
+    third = world.ingest(world.file("three.csv", "\ufeff" + csv_text(renamed)))  # other bytes, same rows
+    assert (third.inserted, third.updated, third.unchanged) == (0, 0, 3)
+    assert world.versions() == versions
+    # The phone back: a value where the registry holds none is a change.
+    fourth = world.ingest(world.file("four.csv", csv_text([renamed[0], rows[1], rows[2]])))
+    assert (fourth.updated, fourth.unchanged) == (1, 2)
+    assert world.versions() == versions + 1
+
+
 def test_gbk_file_is_detected_and_read(world: World) -> None:
     text = world.persons_csv.read_text(encoding="utf-8")
     path = world.file("gbk.csv", text, encoding="gbk")

@@ -2,8 +2,8 @@
 
 Arrow reads the CSV in C++ and the rules of :func:`zhengwu.registries.validation.validate_person`
 are applied to whole columns (regular expressions, set membership, the MOD 11-2 check digit with
-numpy, dates parsed and printed back to catch 30 February), producing exactly the canonical values and
-``row_hash`` the row-by-row validator would produce.
+numpy, dates parsed and printed back to catch 30 February), producing exactly the canonical values the
+row-by-row validator would produce.
 
 The fast path only ever *accepts*: per row it computes "certainly valid, in canonical spelling". The
 rows it cannot vouch for (an invalid value, another spelling such as 男 or 2024/3/1, full-width digits,
@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
-import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
-from itertools import pairwise
 from pathlib import Path
 from typing import Any, Final
 
@@ -41,8 +39,6 @@ from zhengwu.registries.validation import _ID_WEIGHTS, ETHNICITY_CODES, MIN_BIRT
 _CHECK: Final = np.frombuffer(b"10X98765432", dtype=np.uint8)
 _WEIGHTS: Final = np.asarray(_ID_WEIGHTS, dtype=np.int64)
 _BLOCK: Final = 8 << 20
-_DIGEST: Final = 16  # bytes of validation.row_hash's BLAKE2b
-_HEX: Final = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 _STATUSES: Final = ("living", "deceased", "emigrated")
 _PLACEHOLDER_ID: Final = "0" * 18
 # Leading or trailing characters Python's str.strip() would remove (str.isspace: Unicode Z* and the
@@ -222,36 +218,6 @@ def canonical(batch: pa.RecordBatch, names: list[str], today: dt.date) -> tuple[
     return columns, ok.mask
 
 
-def hashes(columns: list[pa.Array]) -> pa.Array:
-    """:func:`~zhengwu.registries.validation.row_hash` of every row, from the canonical columns."""
-    texts = [pc.fill_null(pc.cast(c, pa.string()), "\x00") for c in columns]
-    joined = pc.binary_join_element_wise(*texts, "\x1f")
-    if isinstance(joined, pa.ChunkedArray):
-        joined = joined.combine_chunks()
-    # Hash slices of Arrow's UTF-8 buffer directly: no Python string per row, no re-encoding. Copying
-    # an empty hasher is cheaper than building one with keyword arguments, and the digests are spelled
-    # in hexadecimal by numpy into one buffer: the loop is ≈ 40 % faster (10 million rows a load).
-    n = len(joined)
-    offsets = np.frombuffer(joined.buffers()[1], dtype=np.int32)[
-        joined.offset : joined.offset + n + 1
-    ].tolist()
-    data = memoryview(joined.buffers()[2])
-    empty = hashlib.blake2b(digest_size=_DIGEST)
-    digests = bytearray()
-    for a, b in pairwise(offsets):
-        h = empty.copy()
-        h.update(data[a:b])
-        digests += h.digest()
-    raw = np.frombuffer(digests, dtype=np.uint8)
-    hexed = np.empty(raw.size * 2, dtype=np.uint8)
-    hexed[0::2] = _HEX[raw >> 4]
-    hexed[1::2] = _HEX[raw & 15]
-    width = 2 * _DIGEST
-    return pa.StringArray.from_buffers(
-        n, pa.py_buffer(np.arange(0, (n + 1) * width, width, dtype=np.int32)), pa.py_buffer(hexed)
-    )
-
-
 def check_syntax(path: Path, block: int = _BLOCK) -> None:
     """Raise :class:`NotClean` unless the file uses only plain CSV quoting, read the same by everyone.
 
@@ -315,7 +281,7 @@ class Chunk:
     """One block of a person CSV: staged columns of the rows vouched for, raw values of the others."""
 
     rows: int
-    staged: list[pa.Array]  # row_no, the canonical values, row_hash
+    staged: list[pa.Array]  # row_no, then the canonical values
     doubtful: list[tuple[int, list[str]]] = field(default_factory=list)  # (row number, raw values)
 
 
@@ -359,7 +325,7 @@ def read_clean(
             numbers = pa.array(np.arange(row, row + batch.num_rows, dtype=np.int64))
             row += batch.num_rows
             if pc.all(ok).as_py():
-                yield Chunk(batch.num_rows, [numbers, *columns, hashes(columns)])
+                yield Chunk(batch.num_rows, [numbers, *columns])
                 continue
             kept = [pc.filter(c, ok) for c in columns]
             rest = batch.filter(pc.invert(ok))
@@ -370,7 +336,7 @@ def read_clean(
                     strict=True,
                 )
             )
-            yield Chunk(batch.num_rows, [pc.filter(numbers, ok), *kept, hashes(kept)], doubtful)
+            yield Chunk(batch.num_rows, [pc.filter(numbers, ok), *kept], doubtful)
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError, ValueError) as exc:
         raise NotClean(str(exc)) from exc
     if syntax is not None:

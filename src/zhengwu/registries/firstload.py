@@ -189,7 +189,7 @@ def _copy(
 ) -> tuple[int, int]:
     """Rows read and rows copied into the registry."""
     assert delivery.path is not None and delivery.encoding is not None
-    names = [*PERSON_SPEC.staged, "row_hash"]
+    names = list(PERSON_SPEC.staged)
     options = pacsv.WriteOptions(include_header=False)
     statement = f"COPY {_TABLE} ({', '.join(names)}) FROM STDIN"
     validate = PERSON_SPEC.validate

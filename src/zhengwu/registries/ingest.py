@@ -17,9 +17,10 @@ One call of :func:`ingest` is one batch:
    the reference of the legal representative to the population registry;
 4. ``mode="atomic"`` (default): any problem rejects the batch and nothing is applied.
    ``mode="partial"``: valid rows are applied and the others are listed in the error file;
-5. applying is set-based: drop staged rows whose ``row_hash`` equals the current one (unchanged: no
-   new version), copy the current rows of changed keys into the versions table closed at the batch's
-   time (``INSERT ... SELECT``), upsert the current-state rows (``INSERT ... ON CONFLICT DO UPDATE``).
+5. applying is set-based: drop staged rows that would leave the current one as it is (every value
+   compared in SQL; unchanged: no new version), copy the current rows of changed keys into the versions
+   table closed at the batch's time (``INSERT ... SELECT``), upsert the current-state rows
+   (``INSERT ... ON CONFLICT DO UPDATE``).
    Into an empty registry (the first load) the current-state table takes a plain ``INSERT ... SELECT``
    with its primary key and indexes built once afterwards; on PostgreSQL a person CSV the fast path
    reads skips the staging table altogether (:mod:`zhengwu.registries.firstload`).
@@ -311,7 +312,7 @@ def _set_checks(registry: Registry, stage: Stage, errors: BatchErrors) -> None:
     if stage.postgres and not _empty(db, TABLES[registry][0]):
         # A new table has no statistics until analysed; without them the joins with the current table
         # go nested-loop. Into an empty registry there are no such joins.
-        db.execute(text(f"ANALYZE {name} ({key}, row_hash)"))
+        db.execute(text(f"ANALYZE {name}"))
     # A hash aggregate finds repeated keys in one pass; the costlier detail query runs only if there are any.
     repeated = db.execute(
         text(f"SELECT 1 FROM {name} GROUP BY {key} HAVING count(*) > 1 LIMIT 1")  # noqa: S608
@@ -369,10 +370,19 @@ def _apply(registry: Registry, stage: Stage, batch: RegistryBatch) -> tuple[int,
         else:
             _write(db, key, attrs, stg, current, versions, now, params, first_load=True)
         return int(staged), 0, 0
+    # Unchanged: applying the row would leave the current one as it is. Every value the same (nulls
+    # equal), except former names, which the current row may have accumulated: a delivery without
+    # them keeps the current ones (see below).
+    same = " AND ".join(
+        f"c.{a} {'IS NOT DISTINCT FROM' if stage.postgres else 'IS'} {stg}.{a}"
+        for a in attrs
+        if a != "former_names"
+    )
     db.execute(
         text(
             f"DELETE FROM {stg} WHERE EXISTS (SELECT 1 FROM {current} c "  # noqa: S608
-            f"WHERE c.{key} = {stg}.{key} AND c.row_hash = {stg}.row_hash)"
+            f"WHERE c.{key} = {stg}.{key} AND {same} "
+            f"AND ({stg}.former_names IS NULL OR {stg}.former_names = c.former_names))"
         )
     )
     # Former names: kept as delivered, else accumulated when the delivered name differs.
@@ -407,8 +417,8 @@ def _write(
     *,
     first_load: bool,
 ) -> None:
-    cols = ", ".join([key, *attrs, "row_hash", "source_department", "valid_from", "batch_id"])
-    values = ", ".join([key, *attrs, "row_hash", ":source", ":now", ":batch"])
+    cols = ", ".join([key, *attrs, "source_department", "valid_from", "batch_id"])
+    values = ", ".join([key, *attrs, ":source", ":now", ":batch"])
     if not first_load:
         # History by a set operation: the current rows about to be replaced become closed versions.
         db.execute(
@@ -418,9 +428,7 @@ def _write(
             ).bindparams(now),
             params,
         )
-    sets = ", ".join(
-        f"{c} = excluded.{c}" for c in [*attrs, "row_hash", "source_department", "valid_from", "batch_id"]
-    )
+    sets = ", ".join(f"{c} = excluded.{c}" for c in [*attrs, "source_department", "valid_from", "batch_id"])
     # "WHERE true" resolves SQLite's parsing ambiguity between a join's ON and the upsert's ON CONFLICT.
     db.execute(
         text(

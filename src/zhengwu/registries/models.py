@@ -6,9 +6,8 @@ Each registry has two tables:
 
 * a **current-state** table (``registry_persons``, ``registry_entities``), one row per key (resident ID
   or USCC). It answers lookups, searches and verification with a primary-key read, and carries the
-  provenance of its current content (``batch_id``, ``source_department``, ``valid_from``) and a
-  ``row_hash`` of the delivered values. It is the one *open* state of a record: valid since
-  ``valid_from``, still valid now;
+  provenance of its current content (``batch_id``, ``source_department``, ``valid_from``). It is the
+  one *open* state of a record: valid since ``valid_from``, still valid now;
 * an **append-only versions** table (``registry_person_versions``, ``registry_entity_versions``): every
   *superseded* state a record has had, with the half-open system-time interval ``[valid_from,
   valid_to)`` during which the registry said so, and the batch and source department that delivered
@@ -27,9 +26,10 @@ Times are *system* time (when the registry learnt it), not the real-world date o
 real-world dates (death, deregistration...) are ordinary attributes (``status_date``) and so are
 versioned too.
 
-``row_hash`` makes re-ingestion idempotent: a delivered row whose hash equals the current one creates
-no version. ``registry_batches`` records every ingestion (its SM3 fingerprint makes a repeated file a
-no-op) and the error file of rejected rows.
+Re-ingestion is idempotent: a delivered row that would leave the current one as it is (the same
+values, compared in SQL by :mod:`zhengwu.registries.ingest`) creates no version. ``registry_batches``
+records every ingestion (its SM3 fingerprint makes a repeated file a no-op) and the error file of
+rejected rows.
 
 ``batch_id`` deliberately has no foreign key constraint: PostgreSQL checks a foreign key with one
 lookup per inserted row, which tripled the time of a million-row load. Every version is written by
@@ -169,7 +169,6 @@ class _PersonColumns:
     phone: Mapped[str | None] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(16))
     status_date: Mapped[dt.date | None] = mapped_column(Date)
-    row_hash: Mapped[str] = mapped_column(String(32))
     source_department: Mapped[str] = mapped_column(String(32))
     valid_from: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
@@ -230,7 +229,6 @@ class _EntityColumns:
     address: Mapped[str] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(8))
     status_date: Mapped[dt.date | None] = mapped_column(Date)
-    row_hash: Mapped[str] = mapped_column(String(32))
     source_department: Mapped[str] = mapped_column(String(32))
     valid_from: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 

@@ -39,10 +39,10 @@ class Stage:
     def __init__(self, db: Session, registry: Registry, spec: Spec, batch_id: int) -> None:
         self.db = db
         self.spec = spec
-        self.columns = ("row_no", *spec.staged, "row_hash")
+        self.columns = ("row_no", *spec.staged)
         self.postgres = db.get_bind().dialect.name == "postgresql"
         types = [f"{c} {_STAGE_TYPES.get(c, 'VARCHAR(4000)')}" for c in spec.staged]
-        columns = f"(row_no BIGINT, {', '.join(types)}, row_hash VARCHAR(32), existed INTEGER DEFAULT 0)"
+        columns = f"(row_no BIGINT, {', '.join(types)}, existed INTEGER DEFAULT 0)"
         if self.postgres:
             # Unlogged: no WAL for rows that live one transaction; a regular table, so it sits in shared
             # buffers (a temporary table gets 8 MB of backend-local buffers and spills). One per batch:

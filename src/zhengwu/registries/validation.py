@@ -274,7 +274,7 @@ def validate_person(row: dict[str, Any], today: dt.date) -> tuple[Any, ...] | li
         status,
         status_date,
     )
-    return (*values, row_hash(values))
+    return values
 
 
 def _capital(value: Any) -> int | str | None:
@@ -385,7 +385,7 @@ def validate_entity(row: dict[str, Any], today: dt.date) -> tuple[Any, ...] | li
         status,
         status_date,
     )
-    return (*values, row_hash(values))
+    return values
 
 
 PERSON_SPEC: Final = Spec(

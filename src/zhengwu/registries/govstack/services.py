@@ -432,7 +432,7 @@ def record_delete(db: Session, *, actor: Actor, registry: Registry, key: str, ca
             code="govstack.delete.referenced",
         )
     fields = PERSON_FIELDS if registry is Registry.POPULATION else ENTITY_FIELDS
-    cols = ", ".join([key_field, *fields, "row_hash", "source_department", "valid_from", "batch_id"])
+    cols = ", ".join([key_field, *fields, "source_department", "valid_from", "batch_id"])
     db.execute(
         text(
             f"INSERT INTO {versions_table} ({cols}, valid_to) SELECT {cols}, :now FROM {current_table} "  # noqa: S608
