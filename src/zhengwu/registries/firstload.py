@@ -127,15 +127,6 @@ def first_load(
     assert raw is not None  # a live session always has a DBAPI connection
     raw.execute(f"SAVEPOINT {_SAVEPOINT}")
     try:
-        # Another delivery may have filled the registry since eligible() looked: under the lock, look
-        # again (a new snapshot), and take the general path if it did, since TRUNCATE would drop its rows.
-        raw.execute(f"LOCK TABLE {_TABLE} IN ACCESS EXCLUSIVE MODE")
-        if raw.execute(f"SELECT 1 FROM {_TABLE} LIMIT 1").fetchone() is not None:  # noqa: S608
-            raise _GeneralPath
-        # Emptied in this subtransaction, the table takes COPY … FREEZE: rows written frozen, with their
-        # hint bits set, so the index builds that follow (and the first vacuum) do not dirty and rewrite
-        # every page to set them (measured: ≈ 2 s less of the three builds at 10 million persons).
-        raw.execute(f"TRUNCATE {_TABLE}")
         with bulk_indexes(db, Registry.POPULATION):
             # Provenance is the same for every row of the batch: column defaults, not bytes per row.
             provenance = {
@@ -196,7 +187,7 @@ def _copy(
     checked: list[tuple[Any, ...]] = []
     read = copied = 0
     with raw.cursor() as cursor:
-        with cursor.copy(statement + " (FORMAT csv, FREEZE)", writer=QueuedLibpqWriter(cursor)) as copy:
+        with cursor.copy(statement + " (FORMAT csv)", writer=QueuedLibpqWriter(cursor)) as copy:
             for chunk in fastpath.read_clean(delivery.path, delivery.encoding, columns, today, syntax=syntax):
                 buffer = io.BytesIO()
                 # staged[0] is the row number, which the registry does not keep. Arrow writes null
@@ -217,7 +208,7 @@ def _copy(
                 if progress is not None:
                     progress(read)
         if checked:
-            with cursor.copy(statement + " (FREEZE)") as copy:
+            with cursor.copy(statement) as copy:
                 for row in checked:
                     copy.write_row(row)
     return read, copied + len(checked)
