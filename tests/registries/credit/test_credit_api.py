@@ -173,3 +173,35 @@ def test_pages_search_subject_lists_check_report_and_forms(credit: Credit, clien
     assert download.status_code == 200 and "attachment" in download.headers["content-disposition"]
     envelope = download.json()
     assert credit_report_verify(envelope["report"], envelope["signature"]).valid
+
+
+def test_a_subject_with_only_repaired_records_is_unknown_to_the_public(
+    credit: Credit, client: TestClient
+) -> None:
+    # A subject no base registry holds, whose one record left publication by credit repair: the public
+    # get 404, as for a subject never heard of (an empty profile would tell that something was hidden);
+    # staff see the repaired record.
+    stranger = organ_uscc("330100", 77_777)
+    row = credit.record_row(0, subject_id=stranger, subject_name="登记外的单位")
+    result = credit.ingest(credit.records_file("r.csv", [row]), allow_unregistered=True)
+    assert result.status == "applied"
+    assert client.get(f"{API}/subjects/{stranger}").status_code == 200
+    record = credit.db.scalars(select(CreditRecord).where(CreditRecord.subject_id == stranger)).one()
+    staff = _bearer(credit, Role.PLATFORM_ADMIN)
+    repaired = client.post(
+        f"{API}/repairs",
+        json={
+            "target_type": "record",
+            "target_id": record.id,
+            "decision_number": "修〔2026〕9号",
+            "decision_date": TODAY.isoformat(),
+            "rectification": "已整改到位",
+        },
+        headers=staff,
+    )
+    assert repaired.status_code == 201, repaired.text
+    hidden = client.get(f"{API}/subjects/{stranger}")
+    assert hidden.status_code == 404 and hidden.json()["error"]["code"] == "credit.subject.not_found"
+    assert hidden.json() == client.get(f"{API}/subjects/{organ_uscc('330100', 66_666)}").json()
+    seen = client.get(f"{API}/subjects/{stranger}", headers=staff)
+    assert seen.status_code == 200 and [r["status"] for r in seen.json()["records"]] == ["repaired"]

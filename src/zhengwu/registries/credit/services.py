@@ -292,9 +292,10 @@ def subject_credit(
 ) -> SubjectCredit:
     """Records, list entries and (for staff) repairs of one subject, now or ``as_of`` (staff only).
 
-    With ``public_view`` the answer is the published profile whoever asks, and a subject that neither
-    base registry holds and that has nothing published is unknown (404) rather than an empty profile,
-    so the answer does not tell that unpublished items exist.
+    With ``public_view`` the answer is the published profile whoever asks. Whoever sees the published
+    profile (the public, or ``public_view``) gets 404 for a subject that neither base registry holds and
+    that has nothing published, rather than an empty profile, so the answer does not tell that
+    unpublished items exist.
     """
     subject = subject_key(subject_id)
     staff = is_staff(actor) and not public_view
@@ -339,7 +340,9 @@ def subject_credit(
             **(context or {}),
         },
     )
-    if public_view:
+    if not staff:
+        # The public see what is published; a subject neither base registry holds is then unknown when
+        # nothing of it is published, so the answer does not tell that unpublished items exist.
         records = [r for r in records if record_published(r, day)]  # type: ignore[assignment]
         entries = [e for e in entries if entry_in_force(e, day)]  # type: ignore[assignment]
     if not registered and not records and not entries:
@@ -349,9 +352,6 @@ def subject_credit(
             code="credit.subject.not_found",
             field="subject_id",
         )
-    if not staff:
-        records = [r for r in records if record_published(r, day)]  # type: ignore[assignment]
-        entries = [e for e in entries if entry_in_force(e, day)]  # type: ignore[assignment]
     names = department_names(db, (r.issuing_department for r in records))
     lists = lists_by_id(db, (e.list_id for e in entries))
     repairs: list[RepairOut] = []
