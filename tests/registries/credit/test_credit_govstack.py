@@ -254,3 +254,23 @@ def test_a_person_learns_who_read_their_credit_data(credit: Credit, client: Test
         select(AuditEvent).where(AuditEvent.action == "credit.subject.view", AuditEvent.target_id == key)
     ).all()
     assert len(events) == 2 and all((e.details or {}).get("via") == "govstack" for e in events)
+
+
+def test_reading_a_record_history_is_a_read_the_person_learns_of(credit: Credit, client: TestClient) -> None:
+    person = credit.persons[0]
+    key = person.resident_id
+    row = credit.record_row(0, subject_id=key, subject_name=person.name)
+    assert credit.ingest(credit.records_file("p.csv", [row])).status == "applied"
+    record = credit.db.scalars(select(CreditRecord).where(CreditRecord.subject_id == key)).one()
+    staff = _headers(credit, Role.DEVELOPER)
+    history = client.get(f"/api/v1/registries/credit/records/{record.id}/history", headers=staff)
+    assert history.status_code == 200 and len(history.json()) == 1
+    params = {"userID": key, "DatabaseID": "credit"}
+    usage = client.get("/govstack/data/MyPersonalDataUsage/1.0", params=params, headers=staff).json()
+    assert [u["Action"] for u in usage] == ["history"]
+    event = credit.db.scalars(select(AuditEvent).where(AuditEvent.action == "credit.record.history")).one()
+    assert (event.target_type, event.target_id, (event.details or {})["record_id"]) == (
+        "credit_subject",
+        key,
+        record.id,
+    )

@@ -586,8 +586,14 @@ def record_history(db: Session, *, actor: Actor, record_id: int) -> list[RecordO
     )
     if not versions:
         raise NotFound("记录不存在", message_en="no such record", code="credit.record.not_found")
+    # A read of the subject's credit data (a person learns of it through myPersonalDataUsage).
     audit_record(
-        db, actor=actor, action="credit.record.history", target_type="credit_record", target_id=record_id
+        db,
+        actor=actor,
+        action="credit.record.history",
+        target_type="credit_subject",
+        target_id=versions[0].subject_id,
+        details={"record_id": record_id, "versions": len(versions)},
     )
     names = department_names(db, (v.issuing_department for v in versions))
     clear, day = may_see_clear(actor), today_cn()

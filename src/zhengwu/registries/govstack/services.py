@@ -82,7 +82,13 @@ PERSON_READS: Final = (
     "registries.person.relations",
 )
 #: Audit actions (target ``credit_subject``) that are a read of one subject's credit data.
-CREDIT_READS: Final = ("credit.subject.view", "credit.subject.exists", "credit.record.search", "credit.check")
+CREDIT_READS: Final = (
+    "credit.subject.view",
+    "credit.subject.exists",
+    "credit.record.search",
+    "credit.record.history",
+    "credit.check",
+)
 # X-Road identifier characters (X-Road REST protocol): INSTANCE/CLASS/MEMBER with an optional SUBSYSTEM.
 _CLIENT_RE: Final = re.compile(r"[A-Za-z0-9'()+,\-.=?]{1,255}(/[A-Za-z0-9'()+,\-.=?]{1,255}){2,3}")
 
