@@ -30,8 +30,16 @@ PERSON = {
 }
 
 
+# More rows than the downgrade reads in one page (10,000), so that it pages.
+ROWS = 10_001
+
+
 def _round_trip(url: str) -> None:
     engine = make_engine(url)
+    persons = [PERSON] + [
+        dict(PERSON, resident_id=f"{n:017d}X", name=f"人{n}", former_names=None if n % 2 else "旧名")
+        for n in range(1, ROWS)
+    ]
     try:
         upgrade(engine)
         columns = ", ".join(PERSON)
@@ -44,20 +52,19 @@ def _round_trip(url: str) -> None:
                         f"INSERT INTO {table} ({columns}, batch_id, source_department, valid_from{extra}) "  # noqa: S608
                         f"VALUES ({values}, 1, 'GA', :t{', :t' if extra else ''})"
                     ),
-                    {**PERSON, "t": dt.datetime(2026, 3, 1, tzinfo=dt.UTC)},
+                    [{**p, "t": dt.datetime(2026, 3, 1, tzinfo=dt.UTC)} for p in persons],
                 )
         downgrade(engine, "registries_more_0004")
-        with engine.connect() as conn:
-            hashes = [
-                conn.execute(text(f"SELECT row_hash FROM {table}")).scalar_one()  # noqa: S608
-                for table in ("registry_persons", "registry_person_versions")
-            ]
         # What the validator computed from the delivered values (these are stored as delivered).
-        assert hashes == [row_hash(tuple(PERSON.values()))] * 2
+        expected = {p["resident_id"]: row_hash(tuple(p.values())) for p in persons}
+        with engine.connect() as conn:
+            for table in ("registry_persons", "registry_person_versions"):
+                hashes = dict(conn.execute(text(f"SELECT resident_id, row_hash FROM {table}")).all())  # noqa: S608
+                assert hashes == expected, table
         upgrade(engine)
         with engine.connect() as conn:
             names = conn.execute(text("SELECT name FROM registry_persons")).scalars().all()
-        assert names == ["张三"]
+        assert len(names) == ROWS and "张三" in names
     finally:
         engine.dispose()
 

@@ -41,14 +41,14 @@ _ENTITY = (
     "org_code", "legal_representative_id", "registered_capital", "currency", "established_date",
     "business_scope", "region_code", "address", "status", "status_date",
 )  # fmt: skip
+# Each table with the key its rows are read and updated by, a page at a time.
 _TABLES = {
-    "registry_persons": _PERSON,
-    "registry_person_versions": _PERSON,
-    "registry_entities": _ENTITY,
-    "registry_entity_versions": _ENTITY,
+    "registry_persons": ("resident_id", _PERSON),
+    "registry_person_versions": ("id", _PERSON),
+    "registry_entities": ("uscc", _ENTITY),
+    "registry_entity_versions": ("id", _ENTITY),
 }
-# Versions have no single-column key: their rows are found by the database's own row identity.
-_ROW_ID = {"postgresql": "ctid", "sqlite": "rowid"}
+_PAGE = 10_000
 
 
 def _row_hash(values: Sequence[Any]) -> str:
@@ -64,15 +64,16 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     bind = op.get_bind()
-    row_id = _ROW_ID.get(bind.dialect.name, "ctid")
-    for table, columns in _TABLES.items():
+    for table, (key, columns) in _TABLES.items():
         with op.batch_alter_table(table) as batch:
             batch.add_column(sa.Column("row_hash", sa.String(32), nullable=True))
-        rows = bind.execute(sa.text(f"SELECT {row_id}, {', '.join(columns)} FROM {table}")).all()  # noqa: S608
-        for start in range(0, len(rows), 10_000):
-            bind.execute(
-                sa.text(f"UPDATE {table} SET row_hash = :hash WHERE {row_id} = :id"),  # noqa: S608
-                [{"id": r[0], "hash": _row_hash(r[1:])} for r in rows[start : start + 10_000]],
-            )
+        # A page at a time in key order, so that a registry of millions never sits in memory at once.
+        select = f"SELECT {key}, {', '.join(columns)} FROM {table}"  # noqa: S608
+        update = sa.text(f"UPDATE {table} SET row_hash = :hash WHERE {key} = :key")  # noqa: S608
+        rows = bind.execute(sa.text(f"{select} ORDER BY {key} LIMIT {_PAGE}")).all()
+        while rows:
+            bind.execute(update, [{"key": r[0], "hash": _row_hash(r[1:])} for r in rows])
+            after = sa.text(f"{select} WHERE {key} > :last ORDER BY {key} LIMIT {_PAGE}")
+            rows = bind.execute(after, {"last": rows[-1][0]}).all()
         with op.batch_alter_table(table) as batch:
             batch.alter_column("row_hash", existing_type=sa.String(32), nullable=False)
